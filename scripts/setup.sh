@@ -4,9 +4,9 @@
 #   protobuf-compiler, libprotobuf-dev  etcd-client (tonic/prost) build
 #   etcd-server, etcd-client            real etcd for collector tests and fixtures
 #   prometheus, prometheus-alertmanager real scraper / promtool / alert receiver
-#   iproute2, iptables, kmod            network namespaces, fixtures, br_netfilter
+#   iproute2, iptables, ipset, kmod     network namespaces, fixtures (IPVS-mode ipsets), br_netfilter
 set -euo pipefail
-pkgs=(protobuf-compiler libprotobuf-dev etcd-server etcd-client prometheus prometheus-alertmanager iproute2 iptables kmod procps)
+pkgs=(protobuf-compiler libprotobuf-dev etcd-server etcd-client prometheus prometheus-alertmanager iproute2 iptables ipset kmod procps python3)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

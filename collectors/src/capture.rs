@@ -63,6 +63,8 @@ pub fn read(dir: &Path) -> Result<Facts, CaptureError> {
             "cluster" if path.is_dir() => read_cluster(&path, &mut facts),
             "etcd" if path.is_dir() => read_etcd(&path, &mut facts),
             "nodes" if path.is_dir() => read_nodes(&path, &mut facts),
+            // Captures document themselves; that is not an unknown file.
+            "README.md" | "README" => {}
             _ => facts.notes.push(format!("ignored {name}: not part of the capture format")),
         }
     }

@@ -59,9 +59,8 @@ fn parse_save(text: &str) -> Result<Vec<VirtualServer>, ParseError> {
                     "Masq"
                 } else if words.contains(&"-i") {
                     "Tunnel"
-                } else if words.contains(&"-g") {
-                    "Route"
                 } else {
+                    // -g (gatewaying, ipvsadm's default)
                     "Route"
                 };
                 let weight = flag("-w").and_then(|w| w.parse().ok()).unwrap_or(1);

@@ -467,7 +467,7 @@ impl ClusterReader {
         facts.ip_pools.extend(self.pools.into_values());
         facts.block_affinities.extend(self.blocks.into_values());
         facts.ip_pools.sort_by(|a, b| a.name.cmp(&b.name));
-        facts.block_affinities.sort_by(|a, b| a.cidr.cmp(&b.cidr));
+        facts.block_affinities.sort_by_key(|b| b.cidr);
         facts.component_statuses.sort_by(|a, b| a.name.cmp(&b.name));
         if self.duplicates > 0 {
             facts.notes.push(format!("{} API objects appeared more than once; kept the copy with the higher resourceVersion", self.duplicates));

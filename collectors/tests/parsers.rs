@@ -16,10 +16,10 @@ fn ip_route_table_all_both_families() {
     let text: Vec<String> = routes.iter().map(|r| r.text()).collect();
     let has = |s: &str| assert!(text.iter().any(|t| t == s), "missing {s:?} in {text:#?}");
     has("blackhole 10.10.0.128/26 proto bird");
-    has("unreachable 10.99.0.0/16 proto boot");
-    has("prohibit 10.98.0.0/16 proto boot");
-    has("throw 10.97.0.0/16 table 100 proto boot");
-    has("10.244.2.0/24 via 10.244.2.0 dev flannel.1 proto boot onlink");
+    has("unreachable 10.99.0.0/16");
+    has("prohibit 10.98.0.0/16");
+    has("throw 10.97.0.0/16 table 100");
+    has("10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink");
     has("local 10.96.0.1 dev kube-ipvs0 table local proto kernel scope host src 10.96.0.1");
     let def4 = routes.iter().find(|r| r.is_default && r.is_v4() && r.table == "main").unwrap();
     assert_eq!(def4.gateway.unwrap().to_string(), "192.168.56.1");

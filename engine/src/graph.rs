@@ -116,7 +116,7 @@ impl Graph {
         } else {
             leases_from_annotations(&g.facts.nodes)
         };
-        g.leases.sort_by(|a, b| (a.subnet.addr(), a.subnet.prefix_len()).cmp(&(b.subnet.addr(), b.subnet.prefix_len())));
+        g.leases.sort_by_key(|l| (l.subnet.addr(), l.subnet.prefix_len()));
         for (i, l) in g.leases.iter().enumerate() {
             g.lease_by_subnet.insert(l.subnet, i);
             if let Some(ip) = l.public_ip {

@@ -331,7 +331,8 @@ impl Route {
         if self.table != "main" {
             s.push_str(&format!(" table {}", self.table));
         }
-        if let Some(p) = &self.protocol {
+        // `ip route` omits the default protocol `boot`.
+        if let Some(p) = self.protocol.as_deref().filter(|p| *p != "boot") {
             s.push_str(&format!(" proto {p}"));
         }
         if let Some(sc) = &self.scope {

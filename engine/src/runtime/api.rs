@@ -232,6 +232,7 @@ fn corefile_forwards(g: &Graph) -> Array {
         }
         let from = words.next().unwrap_or("").to_string();
         let targets: Vec<String> = words.take_while(|w| *w != "{").map(str::to_string).collect();
+        let line = line.trim_end_matches('{').trim_end();
         out.push(Dynamic::from_map(map_of([
             ("server", zone.clone().into()),
             ("directive", directive.into()),
@@ -350,6 +351,7 @@ fn register_ctx(engine: &mut Engine) {
         .register_fn("missing", |c: &mut Ctx, kind: &str| c.g.missing_reason(kind))
         .register_fn("pod_networks", |c: &mut Ctx| cidr_list(c.g.pod_networks(), "source"))
         .register_fn("corefile_forwards", |c: &mut Ctx| corefile_forwards(&c.g))
+        .register_fn("service_cidrs", |c: &mut Ctx| -> Array { strings(&c.g.facts.config.kubeadm_service_subnets) })
         .register_fn("flannel_network", |c: &mut Ctx| -> Dynamic {
             opt(c.g.flannel_config.as_ref().and_then(|f| f.network).map(|n| n.to_string()))
         })

@@ -144,6 +144,8 @@ impl Runtime {
     pub fn new(limits: Limits) -> Runtime {
         let engine = Self::build_engine(limits);
         let mut tracer = Self::build_engine(limits);
+        // Rhai marks the debugger API "volatile", not deprecated; it is pinned in Cargo.toml.
+        #[allow(deprecated)]
         tracer.register_debugger(
             |_, dbg| dbg,
             |_, event, _, _, pos| {
