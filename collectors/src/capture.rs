@@ -83,6 +83,19 @@ fn read_meta(path: &Path, facts: &mut Facts) {
             facts.meta.format = s("format");
             facts.meta.captured_at = s("captured_at");
             facts.meta.cluster = s("cluster");
+            // Extension: `collectors: {name: {up, last_success, stale_after_seconds, error}}`
+            // records how live collectors fared when `netdoctor capture` wrote the directory.
+            if let Some(cs) = v.get("collectors").and_then(|c| c.as_object()) {
+                for (name, c) in cs {
+                    facts.collectors.push(netdoctor_engine::model::CollectorStatus {
+                        name: name.clone(),
+                        up: c.get("up").and_then(|u| u.as_bool()).unwrap_or(false),
+                        last_success: c.get("last_success").and_then(|x| x.as_str()).map(str::to_string),
+                        stale_after_seconds: c.get("stale_after_seconds").and_then(|x| x.as_i64()),
+                        error: c.get("error").and_then(|x| x.as_str()).map(str::to_string),
+                    });
+                }
+            }
             if let Some(f) = &facts.meta.format {
                 if f != "netdoctor-capture/v1" {
                     facts.notes.push(format!("meta.json: format {f:?} is not netdoctor-capture/v1; reading it as v1"));

@@ -7,6 +7,7 @@
 //! evaluate into a [`finding::Report`]).
 
 pub mod finding;
+pub mod dataplane;
 pub mod graph;
 pub mod model;
 pub mod net;

@@ -528,6 +528,22 @@ pub struct Facts {
     pub notes: Vec<String>,
     /// The newest timestamp seen in the facts (RFC 3339), used when meta has no `captured_at`.
     pub newest_timestamp: Option<String>,
+    /// How each collector fared (live mode; a capture may record it in `meta.json` `collectors`).
+    pub collectors: Vec<CollectorStatus>,
+}
+
+/// The state of one collector (`kubernetes`, `etcd`, `netlink`, ...).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CollectorStatus {
+    pub name: String,
+    /// The last collection succeeded.
+    pub up: bool,
+    /// RFC 3339 time of the last successful collection.
+    pub last_success: Option<String>,
+    /// How old the last success may be before the data counts as stale, in seconds.
+    pub stale_after_seconds: Option<i64>,
+    /// The last error, for evidence (never a metric label).
+    pub error: Option<String>,
 }
 
 impl Facts {

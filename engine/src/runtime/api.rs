@@ -299,6 +299,22 @@ fn endpoints_map(g: &Graph, s: &Service) -> Dynamic {
     }
 }
 
+/// One documented function of the rule API (`docs/rules.md` is generated from these;
+/// a test fails when a registered function has no entry).
+#[derive(Debug, Clone, Copy)]
+pub struct Doc {
+    /// The receiver type as rules see it (`Graph`, `Host`, `Pod`, ...), or `""` for a global function.
+    pub on: &'static str,
+    /// The function or property name (properties are documented under their plain name).
+    pub name: &'static str,
+    /// Call shape and result, e.g. `h.route_get(ip) -> Lookup | ()`.
+    pub sig: &'static str,
+    /// What it answers, one line.
+    pub doc: &'static str,
+    /// A one-line example.
+    pub example: &'static str,
+}
+
 /// Registers every type and function of the rule API on `engine`.
 pub fn register(engine: &mut Engine) {
     register_ctx(engine);
@@ -309,6 +325,8 @@ pub fn register(engine: &mut Engine) {
     register_lease(engine);
     register_values(engine);
     register_helpers(engine);
+    super::api_dataplane::register(engine);
+    super::api_cluster::register(engine);
 }
 
 fn register_ctx(engine: &mut Engine) {

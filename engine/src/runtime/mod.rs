@@ -7,6 +7,8 @@
 //! [`Runtime::evaluate`].
 
 pub mod api;
+pub mod api_cluster;
+pub mod api_dataplane;
 pub mod output;
 
 use crate::finding::{Report, Severity, Stats};
