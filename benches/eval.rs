@@ -3,7 +3,6 @@
 //! capture, and prints the median, p90 and the ratio to the 100 ms budget.
 
 use netdoctor_engine::{Graph, Runtime};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,7 +31,7 @@ fn main() {
             let facts = netdoctor_collectors::capture::read(&dir).expect("capture");
             let g = Arc::new(Graph::build(facts));
             let b = Instant::now();
-            let report = rt.evaluate(&set, &g, &BTreeMap::new());
+            let report = rt.evaluate(&set, &g, &Default::default());
             let c = Instant::now();
             std::hint::black_box(&report);
             counts = (g.targets.len(), g.facts.pods.len());

@@ -1,10 +1,13 @@
 //! `netdoctor`: CLI glue only. Flags, wiring and subcommands; the work lives in
-//! the `engine`, `collectors`, `rules` and `exporters` crates.
+//! the `engine`, `collectors`, `rules` and `exporters` crates (and the YAML
+//! rule-test runner in `rules_test`).
+
+mod rules_test;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use netdoctor_engine::{Graph, Runtime, Severity};
-use std::collections::BTreeMap;
+use netdoctor_engine::config::{Config, Effective};
+use netdoctor_engine::{Graph, RuleSet, Runtime, Severity, SourceError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,7 +20,7 @@ use std::sync::Arc;
 ///
 /// Start with: netdoctor eval --capture examples/captures/seed-001
 #[derive(Parser)]
-#[command(name = "netdoctor", version, about, long_about, after_help = "Rule ids and their conditions: netdoctor rules list. Capture layout: shared/spec/capture-format.md.")]
+#[command(name = "netdoctor", version, about, long_about, after_help = "Rule ids and their conditions: netdoctor rules list. Capture layout: shared/spec/capture-format.md. Writing rules: docs/writing-a-rule.md.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,6 +48,9 @@ struct RuleSource {
     /// Do not load the built-in rule pack.
     #[arg(long)]
     no_builtin_rules: bool,
+    /// Tune rules without editing them (YAML): per rule id `enabled`, `severity`, `exclude` matchers, `params`.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -86,6 +92,12 @@ struct EvalArgs {
     /// Table format: print each finding's evidence and remediation, the skips and the notes.
     #[arg(long, short)]
     verbose: bool,
+    /// Explain one rule: per subject, the facts it read and why it fired, did not fire, or skipped.
+    #[arg(long, value_name = "RULE")]
+    explain: Option<String>,
+    /// With --explain: only this subject (`Kind/name` or `Kind/namespace/name`, e.g. Node/n1).
+    #[arg(long, value_name = "SUBJECT", requires = "explain")]
+    subject: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -99,10 +111,34 @@ enum RulesCommand {
         format: Format,
     },
     /// Compile and lint rule files; non-zero exit on any error, each with file:line:column.
+    ///
+    /// Checks syntax (with the offending line and a caret), the RULE metadata
+    /// (unknown fields, duplicate ids), calls to functions that do not exist and
+    /// properties no fact type has (found in the compiled AST, so untaken
+    /// branches are checked too), and, with --config, the config file.
     Check {
         /// Directories (or single .rhai files) to check.
         #[arg(required = true, value_name = "DIR")]
         paths: Vec<PathBuf>,
+        /// Also validate this config file against the built-in pack plus the checked rules.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Run rule unit tests from YAML files (format: docs/rule-tests.md).
+    ///
+    /// Exit code non-zero on any failure.
+    Test {
+        /// YAML test files (or directories of *.yaml).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        source: RuleSource,
+        /// Write a JUnit XML report here.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// List loaded rules that no given test exercises.
+        #[arg(long)]
+        coverage: bool,
     },
 }
 
@@ -111,7 +147,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Eval(a) => eval(a),
         Command::Rules(RulesCommand::List { source, format }) => rules_list(source, format),
-        Command::Rules(RulesCommand::Check { paths }) => rules_check(paths),
+        Command::Rules(RulesCommand::Check { paths, config }) => rules_check(paths, config),
+        Command::Rules(RulesCommand::Test { files, source, junit, coverage }) => rules_test(files, source, junit, coverage),
     };
     match result {
         Ok(code) => code,
@@ -122,10 +159,28 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_rules(rt: &Runtime, source: &RuleSource) -> netdoctor_engine::RuleSet {
+fn load_rules(rt: &Runtime, source: &RuleSource) -> RuleSet {
     let builtin: &[(&str, &str)] = if source.no_builtin_rules { &[] } else { netdoctor_rules::BUILTIN };
     let dirs: Vec<&Path> = source.rules.iter().map(PathBuf::as_path).collect();
     rt.load(builtin, &dirs)
+}
+
+fn read_config(path: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_yaml::from_str(&text).with_context(|| format!("{}", path.display()))
+}
+
+/// Reads and validates `--config` against the loaded rules.
+fn effective(source: &RuleSource, set: &RuleSet) -> anyhow::Result<Effective> {
+    let Some(p) = &source.config else { return Ok(Effective::default()) };
+    let cfg = read_config(p)?;
+    cfg.validate(set).map_err(|es| anyhow::anyhow!("{}: {}", p.display(), es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))
+}
+
+fn print_errors(errors: &[SourceError]) {
+    for e in errors {
+        eprintln!("error: {}: {}", e.source, e.message);
+    }
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
@@ -135,16 +190,19 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let rt = Runtime::default();
     let set = load_rules(&rt, &a.source);
     if set.rules.is_empty() {
-        for e in &set.errors {
-            eprintln!("error: {}: {}", e.source, e.message);
-        }
+        print_errors(&set.errors);
         anyhow::bail!("no rule loaded");
     }
-    let facts = netdoctor_collectors::capture::read(&dir).with_context(|| "reading capture".to_string())?;
-    let graph = Arc::new(Graph::build(facts));
-    let mut report = rt.evaluate(&set, &graph, &BTreeMap::new());
-    let min: Severity = a.min_severity.into();
-    report.filter_min_severity(min);
+    let eff = effective(&a.source, &set)?;
+    let facts = netdoctor_collectors::capture::read(&dir).context("reading capture")?;
+    let mut graph = Graph::build(facts);
+    graph.extra_cni_interfaces = eff.cni_interfaces.clone();
+    let graph = Arc::new(graph);
+    if let Some(id) = &a.explain {
+        return explain(&rt, &set, &graph, &eff, id, a.subject.as_deref());
+    }
+    let mut report = rt.evaluate(&set, &graph, &eff);
+    report.filter_min_severity(a.min_severity.into());
     match a.format {
         Format::Json => print!("{}", netdoctor_exporters::json(&report)),
         Format::Table => print!("{}", netdoctor_exporters::table(&report, a.verbose)),
@@ -152,12 +210,25 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     Ok(if report.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+fn explain(rt: &Runtime, set: &RuleSet, graph: &Arc<Graph>, eff: &Effective, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
+    let Some(rule) = set.rules.iter().find(|r| r.meta.id == id) else {
+        let near = netdoctor_engine::config::nearest(id, set.rules.iter().map(|r| r.meta.id.as_str()));
+        anyhow::bail!("no loaded rule {id:?}{}", near.map(|n| format!(" (did you mean {n}?)")).unwrap_or_default());
+    };
+    let ex = rt.explain(rule, graph, eff);
+    print!("{}", netdoctor_exporters::explain::render(&rule.meta, &ex, only));
+    Ok(match &ex.result {
+        Ok(out) if out.findings.is_empty() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(_) => ExitCode::from(2),
+    })
+}
+
 fn rules_list(source: RuleSource, format: Format) -> anyhow::Result<ExitCode> {
     let rt = Runtime::default();
     let set = load_rules(&rt, &source);
-    for e in &set.errors {
-        eprintln!("error: {}: {}", e.source, e.message);
-    }
+    print_errors(&set.errors);
+    let eff = effective(&source, &set)?;
     match format {
         Format::Json => {
             let v: Vec<_> = set.rules.iter().map(|r| &*r.meta).collect();
@@ -167,33 +238,128 @@ fn rules_list(source: RuleSource, format: Format) -> anyhow::Result<ExitCode> {
             let w = set.rules.iter().map(|r| r.meta.id.len()).max().unwrap_or(2);
             println!("{:<w$}  {:<8}  {:<46}  SUMMARY", "ID", "SEVERITY", "SOURCE");
             for r in &set.rules {
-                println!("{:<w$}  {:<8}  {:<46}  {}", r.meta.id, r.meta.severity.as_str(), r.meta.source, r.meta.summary);
+                let sev = eff.severity.get(&r.meta.id).copied().unwrap_or(r.meta.severity);
+                let off = if eff.disabled.contains(&r.meta.id) { " (disabled by config)" } else { "" };
+                println!("{:<w$}  {:<8}  {:<46}  {}{off}", r.meta.id, sev.as_str(), r.meta.source, r.meta.summary);
             }
         }
     }
     Ok(if set.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn rules_check(paths: Vec<PathBuf>) -> anyhow::Result<ExitCode> {
+/// The offending line of a rule file with a caret under the column.
+fn caret(source: &str) -> Option<String> {
+    let mut parts = source.rsplitn(3, ':');
+    let col: usize = parts.next()?.parse().ok()?;
+    let line: usize = parts.next()?.parse().ok()?;
+    let file = parts.next()?;
+    let text = std::fs::read_to_string(file).ok().or_else(|| {
+        let id = file.strip_prefix("rules/")?;
+        netdoctor_rules::BUILTIN.iter().find(|(f, _)| f.ends_with(id)).map(|(_, t)| t.to_string())
+    })?;
+    let l = text.lines().nth(line.checked_sub(1)?)?;
+    Some(format!("  {line:>4} | {l}\n       | {}^", " ".repeat(col.saturating_sub(1))))
+}
+
+fn rules_check(paths: Vec<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let rt = Runtime::default();
     let mut errors = Vec::new();
-    let mut count = 0;
+    let mut files = Vec::new();
     for p in &paths {
-        if p.is_file() {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            match rt.compile(&p.display().to_string(), &text) {
-                Ok(_) => count += 1,
-                Err(e) => errors.push(e),
-            }
+        if p.is_dir() {
+            let mut fs: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|e| e == "rhai"))
+                .collect();
+            fs.sort();
+            files.extend(fs);
         } else {
-            let set = rt.load(&[], &[p.as_path()]);
-            count += set.rules.len();
-            errors.extend(set.errors);
+            files.push(p.clone());
+        }
+    }
+    for f in &files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        errors.extend(rt.lint(&f.display().to_string(), &text));
+    }
+    // Duplicate ids within one directory, and config validation, use the loader's view.
+    let dirs: Vec<&Path> = paths.iter().filter(|p| p.is_dir()).map(PathBuf::as_path).collect();
+    let mut set = RuleSet::default();
+    for d in &dirs {
+        let one = rt.load(&[], &[d]);
+        errors.extend(one.errors.into_iter().filter(|e| e.message.starts_with("duplicate rule id")));
+        set.rules.extend(one.rules);
+    }
+    if let Some(c) = &config {
+        let mut all = rt.load(netdoctor_rules::BUILTIN, &dirs);
+        all.rules.extend(set.rules.iter().cloned());
+        match read_config(c) {
+            Ok(cfg) => {
+                if let Err(es) = cfg.validate(&all) {
+                    errors.extend(es.into_iter().map(|e| SourceError { source: c.display().to_string(), message: e.0 }));
+                }
+            }
+            Err(e) => errors.push(SourceError { source: c.display().to_string(), message: format!("{e:#}") }),
         }
     }
     for e in &errors {
         println!("{}: error: {}", e.source, e.message);
+        if let Some(c) = caret(&e.source) {
+            println!("{c}");
+        }
     }
-    println!("{count} rules OK, {} errors", errors.len());
+    let bad_files = files.iter().filter(|f| errors.iter().any(|e| e.source.starts_with(&f.display().to_string()))).count();
+    println!("{} rules OK, {} errors", files.len() - bad_files, errors.len());
     Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn rules_test(files: Vec<PathBuf>, source: RuleSource, junit: Option<PathBuf>, coverage: bool) -> anyhow::Result<ExitCode> {
+    let rt = Runtime::default();
+    let set = load_rules(&rt, &source);
+    if !set.errors.is_empty() {
+        print_errors(&set.errors);
+        anyhow::bail!("rules failed to load");
+    }
+    let mut yaml = Vec::new();
+    for f in files {
+        if f.is_dir() {
+            let mut fs: Vec<PathBuf> = std::fs::read_dir(&f)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
+            fs.sort();
+            yaml.extend(fs);
+        } else {
+            yaml.push(f);
+        }
+    }
+    let mut outcomes = Vec::new();
+    for f in &yaml {
+        for o in rules_test::run_file(&rt, &set, f) {
+            if o.failures.is_empty() {
+                println!("ok    {}: {}", o.file, o.name);
+            } else {
+                println!("FAIL  {}: {}", o.file, o.name);
+                for fl in &o.failures {
+                    for (i, line) in fl.lines().enumerate() {
+                        println!("{}{line}", if i == 0 { "  - " } else { "    " });
+                    }
+                }
+            }
+            outcomes.push(o);
+        }
+    }
+    if let Some(j) = &junit {
+        std::fs::write(j, rules_test::junit(&outcomes)).with_context(|| format!("writing {}", j.display()))?;
+    }
+    if coverage {
+        let tested: std::collections::BTreeSet<&str> = outcomes.iter().flat_map(|o| o.rules.iter().map(String::as_str)).collect();
+        let untested: Vec<&str> = set.rules.iter().map(|r| r.meta.id.as_str()).filter(|id| !tested.contains(id)).collect();
+        if untested.is_empty() {
+            println!("coverage: every loaded rule has a test");
+        } else {
+            println!("coverage: {} rule(s) without a test: {}", untested.len(), untested.join(", "));
+        }
+    }
+    let failed = outcomes.iter().filter(|o| !o.failures.is_empty()).count();
+    println!("{} passed, {} failed", outcomes.len() - failed, failed);
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -7,6 +7,7 @@
 //! evaluate into a [`finding::Report`]).
 
 pub mod finding;
+pub mod config;
 pub mod dataplane;
 pub mod graph;
 pub mod model;
@@ -17,4 +18,4 @@ pub mod runtime;
 pub use finding::{Finding, Related, Report, Severity, Skip, Subject};
 pub use graph::Graph;
 pub use model::{Fact, Facts, Host, SourceError};
-pub use runtime::{Limits, Rule, RuleSet, Runtime};
+pub use runtime::{Explanation, Limits, Rule, RuleSet, Runtime};

@@ -3,7 +3,6 @@
 
 use netdoctor_engine::model::{Facts, Host};
 use netdoctor_engine::{Graph, Limits, Runtime};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +25,7 @@ fn graph() -> Arc<Graph> {
 fn eval(rules: &[(&str, &str)], limits: Limits) -> netdoctor_engine::Report {
     let rt = Runtime::new(limits);
     let set = rt.load(rules, &[]);
-    rt.evaluate(&set, &graph(), &BTreeMap::new())
+    rt.evaluate(&set, &graph(), &Default::default())
 }
 
 #[test]

@@ -1,7 +1,8 @@
-//! netdoctor's outputs. Today: the JSON report (`interfaces.md` schema) and
-//! the table a person reads at 3 am. Prometheus metrics and Alertmanager
-//! pushes join here with `serve`.
+//! netdoctor's outputs. Today: the JSON report (`interfaces.md` schema), the
+//! table a person reads at 3 am, and `--explain`. Prometheus metrics and
+//! Alertmanager pushes join here with `serve`.
 
+pub mod explain;
 pub mod report;
 
 pub use report::{json, table};

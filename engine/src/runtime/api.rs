@@ -11,9 +11,57 @@ use crate::graph::{is_cni_agent, Graph, PodResolv};
 use crate::model::*;
 use crate::net;
 use crate::route::Lookup;
-use rhai::{Array, Dynamic, Engine, ImmutableString, Map};
+use rhai::{Array, Dynamic, Engine, Map};
 use std::net::IpAddr;
 use std::sync::Arc;
+
+thread_local! {
+    /// `--explain`: (subject label, what was read → what it answered), when tracing.
+    static TRACE: std::cell::RefCell<Option<Vec<(String, String)>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Starts recording the facts rules read on this thread.
+pub fn start_trace() {
+    TRACE.with(|t| *t.borrow_mut() = Some(Vec::new()));
+}
+
+/// Stops recording and returns what was read, in order.
+pub fn take_trace() -> Vec<(String, String)> {
+    TRACE.with(|t| t.borrow_mut().take()).unwrap_or_default()
+}
+
+/// Records that a rule read something about `subject` (a subject label such as `Node/n1`),
+/// and what it got. Costs nothing unless `--explain` is tracing.
+pub fn trace(subject: impl FnOnce() -> String, read: impl FnOnce() -> String) {
+    TRACE.with(|t| {
+        if let Some(v) = t.borrow_mut().as_mut() {
+            v.push((subject(), read()));
+        }
+    });
+}
+
+fn short(d: &Dynamic) -> String {
+    let s = match super::output::to_json(d) {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => "none".to_string(),
+        v => v.to_string(),
+    };
+    if s.len() > 300 {
+        format!("{}…", &s[..s.floor_char_boundary(300)])
+    } else {
+        s
+    }
+}
+
+fn trace_host<T: Clone + Into<Dynamic>>(h: &HostRef, call: impl FnOnce() -> String, out: T) -> T {
+    trace(|| format!("Node/{}", h.name()), || format!("{} → {}", call(), short(&out.clone().into())));
+    out
+}
+
+fn trace_cluster<T: Clone + Into<Dynamic>>(call: impl FnOnce() -> String, out: T) -> T {
+    trace(|| "Cluster/cluster".to_string(), || format!("{} → {}", call(), short(&out.clone().into())));
+    out
+}
 
 /// A host or Node (catalogue "host").
 #[derive(Clone)]
@@ -211,6 +259,18 @@ fn link_objs(h: &HostRef) -> Array {
     h.host().and_then(|x| x.links.get()).map(|ls| ls.iter().cloned().map(Dynamic::from).collect()).unwrap_or_default()
 }
 
+fn pod_resolv(h: &HostRef) -> Map {
+    match h.g.pod_resolv_conf(h.name()) {
+        PodResolv::File { source, conf, how } => map_of([
+            ("known", true.into()),
+            ("file", source.into()),
+            ("how", how.into()),
+            ("nameservers", resolv_map(&conf).into()),
+        ]),
+        PodResolv::Unknown(reason) => map_of([("known", false.into()), ("reason", reason.into())]),
+    }
+}
+
 fn node_subject(name: &str) -> Map {
     subject_map("Node", None, name, Some(name))
 }
@@ -315,6 +375,156 @@ pub struct Doc {
     pub example: &'static str,
 }
 
+/// Every documented function of the rule API, all modules.
+pub fn all_docs() -> impl Iterator<Item = &'static Doc> {
+    DOCS.iter().chain(super::api_dataplane::DOCS).chain(super::api_cluster::DOCS)
+}
+
+/// Documentation of the core API (`api_dataplane` and `api_cluster` have their own).
+pub const DOCS: &[Doc] = &[
+    Doc { on: "Graph", name: "hosts", sig: "g.hosts() -> [Host]", doc: "Every host: each Node and each captured host folder, sorted by name.", example: "for h in g.hosts() { ... }" },
+    Doc { on: "Graph", name: "host", sig: "g.host(name) -> Host | ()", doc: "The host of that name.", example: "let h = g.host(\"node1\");" },
+    Doc { on: "Graph", name: "nodes", sig: "g.nodes() -> [Node]", doc: "Every Node object.", example: "for n in g.nodes() { if !n.ready { ... } }" },
+    Doc { on: "Graph", name: "node", sig: "g.node(name) -> Node | ()", doc: "The Node object of that name.", example: "let n = g.node(\"admin\");" },
+    Doc { on: "Graph", name: "pods", sig: "g.pods() -> [Pod]", doc: "Every Pod, sorted by namespace and name.", example: "let dns = g.pods().filter(|p| p.label(\"k8s-app\") == \"kube-dns\");" },
+    Doc { on: "Graph", name: "pods_on", sig: "g.pods_on(node) -> [Pod]", doc: "Pods scheduled on a node (index look-up).", example: "let here = g.pods_on(h.name);" },
+    Doc { on: "Graph", name: "services", sig: "g.services() -> [Service]", doc: "Every Service.", example: "for s in g.services() { ... }" },
+    Doc { on: "Graph", name: "service", sig: "g.service(namespace, name) -> Service | ()", doc: "A Service by namespace and name.", example: "let k = g.service(\"default\", \"kubernetes\");" },
+    Doc { on: "Graph", name: "service_by_ip", sig: "g.service_by_ip(ip) -> Service | ()", doc: "The Service owning a ClusterIP (index look-up).", example: "let s = g.service_by_ip(\"10.96.0.10\");" },
+    Doc { on: "Graph", name: "leases", sig: "g.leases() -> [Lease]", doc: "flannel subnet leases (etcd, or Node annotations in kube-subnet-mgr mode).", example: "for l in g.leases() { if l.owner == () { ... } }" },
+    Doc { on: "Graph", name: "lease", sig: "g.lease(subnet) -> Lease | ()", doc: "The lease of a subnet (index look-up).", example: "let l = g.lease(\"10.244.1.0/24\");" },
+    Doc { on: "Graph", name: "has", sig: "g.has(kind) -> bool", doc: "Whether a cluster fact kind was collected: nodes, pods, services, endpoints, componentstatuses, ippools, blockaffinities, configmap/coredns, configmap/kube-proxy, configmap/kubeadm-config, configmap/kube-flannel-cfg, etcd/flannel.", example: "if !g.has(\"services\") { ... }" },
+    Doc { on: "Graph", name: "missing", sig: "g.missing(kind) -> string", doc: "Why a cluster fact kind is unavailable, for `g.skip` reasons.", example: "g.skip(h.subject(), g.missing(\"services\"));" },
+    Doc { on: "Graph", name: "pod_networks", sig: "g.pod_networks() -> [#{cidr, source}]", doc: "The cluster's pod networks: flannel Network, Calico IPPools, kubeadm podSubnet, Nodes' podCIDRs.", example: "for p in g.pod_networks() { ... p.cidr ... }" },
+    Doc { on: "Graph", name: "corefile_forwards", sig: "g.corefile_forwards() -> [#{server, directive, from, targets, line, text}]", doc: "The Corefile's `forward` / `proxy` lines.", example: "let to_file = g.corefile_forwards().filter(|f| f.targets.some(|t| t.starts_with(\"/\")));" },
+    Doc { on: "Graph", name: "service_cidrs", sig: "g.service_cidrs() -> [string]", doc: "Declared service CIDRs (kubeadm serviceSubnet); empty when not declared.", example: "let cidrs = g.service_cidrs();" },
+    Doc { on: "Graph", name: "flannel_network", sig: "g.flannel_network() -> string | ()", doc: "flannel's Network (etcd config, else kube-flannel-cfg net-conf.json).", example: "let net = g.flannel_network();" },
+    Doc { on: "Graph", name: "proxy_mode", sig: "g.proxy_mode() -> string", doc: "The cluster's kube-proxy mode: `ipvs`, `iptables`, other ConfigMap modes, or \"\" when it cannot be told.", example: "if g.proxy_mode() == \"ipvs\" { ... }" },
+    Doc { on: "Graph", name: "now", sig: "g.now() -> string | ()", doc: "The capture time (meta.json captured_at, else the newest timestamp in the facts).", example: "let t = g.now();" },
+    Doc { on: "Graph", name: "finding", sig: "g.finding(#{subject, related, summary, evidence, severity, remediation})", doc: "Reports a finding; `related`, `evidence`, `severity` (overrides the rule's) and `remediation` are optional.", example: "g.finding(#{ subject: h.subject(), summary: `...`, evidence: #{ file: h.source(\"routes\") } });" },
+    Doc { on: "Graph", name: "skip", sig: "g.skip(subject, reason)", doc: "Reports that the rule could not judge a subject because a fact is missing.", example: "g.skip(h.subject(), h.missing(\"sysctl\"));" },
+    Doc { on: "Graph", name: "param", sig: "g.param(name, default) -> any", doc: "A value from `--config` params for this rule, else `default`.", example: "let limit = g.param(\"max_restarts\", 5);" },
+    Doc { on: "Host", name: "name", sig: "h.name -> string", doc: "The host (Node or capture folder) name.", example: "h.name" },
+    Doc { on: "Host", name: "is_node", sig: "h.is_node -> bool", doc: "Whether a Node object of that name exists.", example: "if !h.is_node { ... }" },
+    Doc { on: "Host", name: "is_captured", sig: "h.is_captured -> bool", doc: "Whether host facts were captured (a nodes/<name>/ folder).", example: "if !h.is_captured { ... }" },
+    Doc { on: "Host", name: "node", sig: "h.node -> Node | ()", doc: "The Node object of this host.", example: "let n = h.node;" },
+    Doc { on: "Host", name: "subject", sig: "h.subject() -> #{kind, namespace, name, node}", doc: "The Node subject of this host.", example: "g.finding(#{ subject: h.subject(), ... });" },
+    Doc { on: "Host", name: "has", sig: "h.has(fact) -> bool", doc: "Whether a host fact was collected and parsed: links, addrs, routes, routes6, rules, neighbours, fdb, ipvs, iptables, resolv_conf, kubelet_resolv_conf, kubelet_config, kubelet_args, sysctl, subnet_env.", example: "if !h.has(\"routes\") { g.skip(h.subject(), h.missing(\"routes\")); continue; }" },
+    Doc { on: "Host", name: "missing", sig: "h.missing(fact) -> string", doc: "Why a host fact is unavailable (not collected, or could not be parsed).", example: "h.missing(\"sysctl\")" },
+    Doc { on: "Host", name: "source", sig: "h.source(fact) -> string | ()", doc: "The capture file a host fact came from, for evidence.", example: "evidence: #{ file: h.source(\"routes\") }" },
+    Doc { on: "Host", name: "links", sig: "h.links() -> [Link]", doc: "Network interfaces (`ip -d link`).", example: "for l in h.links() { ... }" },
+    Doc { on: "Host", name: "link", sig: "h.link(name) -> Link | ()", doc: "One interface by name.", example: "let vx = h.link(\"flannel.1\");" },
+    Doc { on: "Host", name: "addrs", sig: "h.addrs() -> [Addr]", doc: "Interface addresses (`ip addr`).", example: "let v4 = h.addrs().filter(|a| a.family == \"inet\");" },
+    Doc { on: "Host", name: "routes", sig: "h.routes() -> [Route]", doc: "Routes of every table, both families (`ip route show table all`).", example: "let main = h.routes().filter(|r| r.table == \"main\");" },
+    Doc { on: "Host", name: "default_route", sig: "h.default_route(family) -> Route | ()", doc: "The main table's default route for `inet` or `inet6` (lowest metric).", example: "if h.default_route(\"inet\") == () { ... }" },
+    Doc { on: "Host", name: "route_get", sig: "h.route_get(ip) -> Lookup | ()", doc: "Kernel route lookup for a packet the host sends: ip rules (or local, main, default), longest prefix; () when routes were not collected.", example: "let l = h.route_get(\"10.96.0.1\"); if !l.routable { ... }" },
+    Doc { on: "Host", name: "sysctl", sig: "h.sysctl(key) -> string | ()", doc: "A sysctl value.", example: "if h.sysctl(\"net.ipv4.ip_forward\") == \"0\" { ... }" },
+    Doc { on: "Host", name: "sysctl_keys", sig: "h.sysctl_keys(prefix) -> [string]", doc: "Sysctl keys starting with a prefix.", example: "h.sysctl_keys(\"net.bridge.\").is_empty()" },
+    Doc { on: "Host", name: "pod_resolv_conf", sig: "h.pod_resolv_conf() -> #{known, file, how, nameservers: [#{address, line, loopback}], reason}", doc: "The resolv.conf the kubelet hands pods (kubelet-resolv.conf, --resolv-conf, resolvConf, default /etc/resolv.conf); `known` false with a `reason` when it cannot be told.", example: "let r = h.pod_resolv_conf(); if !r.known { g.skip(h.subject(), r.reason); }" },
+    Doc { on: "Host", name: "pod_subnets", sig: "h.pod_subnets() -> [#{cidr, source}]", doc: "This host's pod subnets: owned flannel leases, the Node's podCIDRs, Calico blocks.", example: "h.pod_subnets().map(|s| s.cidr)" },
+    Doc { on: "Host", name: "host_networks", sig: "h.host_networks() -> [#{cidr, what}]", doc: "Networks of addresses on non-CNI interfaces, plus the Node's InternalIP.", example: "for n in h.host_networks() { ... n.cidr ... }" },
+    Doc { on: "Host", name: "pod_bridges", sig: "h.pod_bridges() -> [#{name, why}] | ()", doc: "Linux bridges with veth ports or an address in the host's pod subnets; () when links were not collected.", example: "let b = h.pod_bridges();" },
+    Doc { on: "Host", name: "proxy_mode", sig: "h.proxy_mode() -> string", doc: "This host's service proxy mode: `ipvs`, `iptables` or \"\".", example: "if h.proxy_mode() == \"ipvs\" { ... }" },
+    Doc { on: "Host", name: "pods", sig: "h.pods() -> [Pod]", doc: "Pods scheduled on this host.", example: "h.pods().len()" },
+    Doc { on: "Host", name: "leases", sig: "h.leases() -> [Lease]", doc: "flannel leases owned by this host.", example: "if h.leases().is_empty() { ... }" },
+    Doc { on: "Host", name: "is_cni_interface", sig: "h.is_cni_interface(name) -> bool", doc: "Whether an interface name is CNI- or kube-proxy-owned (catalogue list plus config `cni_interfaces`).", example: "h.is_cni_interface(\"cali12ab\")" },
+    Doc { on: "Node", name: "name", sig: "n.name -> string", doc: "Node name.", example: "n.name" },
+    Doc { on: "Node", name: "internal_ip", sig: "n.internal_ip -> string | ()", doc: "The first InternalIP.", example: "n.internal_ip" },
+    Doc { on: "Node", name: "internal_ips", sig: "n.internal_ips -> [string]", doc: "Every InternalIP.", example: "n.internal_ips" },
+    Doc { on: "Node", name: "addresses", sig: "n.addresses -> [#{type, address}]", doc: "status.addresses.", example: "n.addresses.filter(|a| a.type == \"ExternalIP\")" },
+    Doc { on: "Node", name: "pod_cidrs", sig: "n.pod_cidrs -> [string]", doc: "spec.podCIDRs (or podCIDR).", example: "n.pod_cidrs" },
+    Doc { on: "Node", name: "labels", sig: "n.labels -> map", doc: "Node labels.", example: "n.labels[\"kubernetes.io/os\"]" },
+    Doc { on: "Node", name: "ready", sig: "n.ready -> bool", doc: "The Ready condition is True.", example: "if !n.ready { ... }" },
+    Doc { on: "Node", name: "condition", sig: "n.condition(type) -> #{type, status, reason, message, since} | ()", doc: "One status condition.", example: "let dp = n.condition(\"DiskPressure\");" },
+    Doc { on: "Node", name: "subject", sig: "n.subject() -> #{kind, namespace, name, node}", doc: "The Node subject.", example: "n.subject()" },
+    Doc { on: "Pod", name: "namespace", sig: "p.namespace -> string", doc: "Namespace.", example: "p.namespace" },
+    Doc { on: "Pod", name: "name", sig: "p.name -> string", doc: "Name.", example: "p.name" },
+    Doc { on: "Pod", name: "node", sig: "p.node -> string | ()", doc: "spec.nodeName.", example: "p.node" },
+    Doc { on: "Pod", name: "phase", sig: "p.phase -> string", doc: "status.phase.", example: "p.phase == \"Running\"" },
+    Doc { on: "Pod", name: "reason", sig: "p.reason -> string | ()", doc: "status.reason, e.g. `Evicted`.", example: "p.reason == \"Evicted\"" },
+    Doc { on: "Pod", name: "ready", sig: "p.ready -> bool", doc: "The Ready condition is True.", example: "if !p.ready { ... }" },
+    Doc { on: "Pod", name: "ips", sig: "p.ips -> [string]", doc: "Pod IPs.", example: "p.ips" },
+    Doc { on: "Pod", name: "host_network", sig: "p.host_network -> bool", doc: "spec.hostNetwork.", example: "p.host_network" },
+    Doc { on: "Pod", name: "labels", sig: "p.labels -> map", doc: "Pod labels.", example: "p.labels" },
+    Doc { on: "Pod", name: "label", sig: "p.label(key) -> string | ()", doc: "One label.", example: "p.label(\"k8s-app\") == \"kube-dns\"" },
+    Doc { on: "Pod", name: "owner_kind", sig: "p.owner_kind -> string | ()", doc: "Controller owner kind (DaemonSet, ReplicaSet, Node, ...).", example: "p.owner_kind == \"DaemonSet\"" },
+    Doc { on: "Pod", name: "owner_name", sig: "p.owner_name -> string | ()", doc: "Controller owner name.", example: "p.owner_name" },
+    Doc { on: "Pod", name: "mirror", sig: "p.mirror -> bool", doc: "A static pod's mirror (config.source file or owned by a Node).", example: "p.mirror" },
+    Doc { on: "Pod", name: "is_cni_agent", sig: "p.is_cni_agent -> bool", doc: "A CNI agent DaemonSet pod (calico-node, kube-flannel, flannel, cilium, kube-router, weave-net, canal).", example: "p.is_cni_agent" },
+    Doc { on: "Pod", name: "containers", sig: "p.containers -> [#{name, ready, restart_count, state, reason, exit_code, last_state, last_reason}]", doc: "Container statuses.", example: "p.containers.filter(|c| c.reason == \"CrashLoopBackOff\")" },
+    Doc { on: "Pod", name: "restarts", sig: "p.restarts -> int", doc: "Total container restarts.", example: "p.restarts" },
+    Doc { on: "Pod", name: "subject", sig: "p.subject() -> #{kind, namespace, name, node}", doc: "The Pod subject (node: the pod's node).", example: "p.subject()" },
+    Doc { on: "Service", name: "namespace", sig: "s.namespace -> string", doc: "Namespace.", example: "s.namespace" },
+    Doc { on: "Service", name: "name", sig: "s.name -> string", doc: "Name.", example: "s.name" },
+    Doc { on: "Service", name: "type", sig: "s.type -> string", doc: "spec.type.", example: "s.type == \"NodePort\"" },
+    Doc { on: "Service", name: "cluster_ip", sig: "s.cluster_ip -> string | ()", doc: "The first ClusterIP (() for headless).", example: "s.cluster_ip" },
+    Doc { on: "Service", name: "cluster_ips", sig: "s.cluster_ips -> [string]", doc: "Every ClusterIP.", example: "for ip in s.cluster_ips { ... }" },
+    Doc { on: "Service", name: "selector", sig: "s.selector -> map", doc: "spec.selector.", example: "s.selector" },
+    Doc { on: "Service", name: "has_selector", sig: "s.has_selector -> bool", doc: "Whether the Service has a selector.", example: "s.has_selector" },
+    Doc { on: "Service", name: "ports", sig: "s.ports -> [#{name, protocol, port, target_port, node_port}]", doc: "spec.ports.", example: "s.ports.map(|p| p.port)" },
+    Doc { on: "Service", name: "endpoints", sig: "s.endpoints() -> #{ready, not_ready, source} | ()", doc: "Endpoint addresses from EndpointSlices (else Endpoints); () when none exist.", example: "let e = s.endpoints();" },
+    Doc { on: "Service", name: "subject", sig: "s.subject() -> #{kind, namespace, name, node}", doc: "The Service subject (no node).", example: "s.subject()" },
+    Doc { on: "Service", name: "subject_on", sig: "s.subject_on(node) -> #{kind, namespace, name, node}", doc: "The Service subject concerning one node.", example: "s.subject_on(h.name)" },
+    Doc { on: "Service", name: "related", sig: "s.related() -> #{kind, namespace, name}", doc: "The Service as a finding's related party.", example: "related: s.related()" },
+    Doc { on: "Lease", name: "subnet", sig: "l.subnet -> string", doc: "The leased subnet (CIDR).", example: "l.subnet" },
+    Doc { on: "Lease", name: "public_ip", sig: "l.public_ip -> string | ()", doc: "PublicIP.", example: "l.public_ip" },
+    Doc { on: "Lease", name: "backend_type", sig: "l.backend_type -> string | ()", doc: "BackendType.", example: "l.backend_type" },
+    Doc { on: "Lease", name: "vtep_mac", sig: "l.vtep_mac -> string | ()", doc: "BackendData.VtepMAC (vxlan).", example: "l.vtep_mac" },
+    Doc { on: "Lease", name: "source", sig: "l.source -> string", doc: "Where the lease came from (etcd file and key, or Node/<name>).", example: "l.source" },
+    Doc { on: "Lease", name: "key", sig: "l.key -> string | ()", doc: "The etcd key as spelled.", example: "l.key" },
+    Doc { on: "Lease", name: "owner", sig: "l.owner -> string | ()", doc: "The owning Node or host (lease ownership convention).", example: "l.owner" },
+    Doc { on: "Lease", name: "owner_via", sig: "l.owner_via -> string | ()", doc: "Why that host owns it.", example: "l.owner_via" },
+    Doc { on: "Lease", name: "subject", sig: "l.subject() -> #{kind, namespace, name, node}", doc: "The FlannelLease subject.", example: "l.subject()" },
+    Doc { on: "Lease", name: "related", sig: "l.related() -> #{kind, namespace, name}", doc: "The lease as a related party.", example: "related: l.related()" },
+    Doc { on: "Route", name: "kind", sig: "r.kind -> string", doc: "unicast, local, broadcast, blackhole, unreachable, prohibit, throw, ...", example: "r.kind == \"blackhole\"" },
+    Doc { on: "Route", name: "dst", sig: "r.dst -> string", doc: "Destination as iproute2 prints it (`default` or a CIDR).", example: "r.dst" },
+    Doc { on: "Route", name: "dst_cidr", sig: "r.dst_cidr -> string", doc: "Destination as a CIDR (0.0.0.0/0 for default).", example: "r.dst_cidr" },
+    Doc { on: "Route", name: "is_default", sig: "r.is_default -> bool", doc: "A default route.", example: "r.is_default" },
+    Doc { on: "Route", name: "is_v4", sig: "r.is_v4 -> bool", doc: "An IPv4 route.", example: "r.is_v4" },
+    Doc { on: "Route", name: "gateway", sig: "r.gateway -> string | ()", doc: "Gateway (via).", example: "r.gateway" },
+    Doc { on: "Route", name: "dev", sig: "r.dev -> string | ()", doc: "Output device.", example: "r.dev" },
+    Doc { on: "Route", name: "table", sig: "r.table -> string", doc: "Table: main, local, default or a number.", example: "r.table == \"main\"" },
+    Doc { on: "Route", name: "protocol", sig: "r.protocol -> string | ()", doc: "Protocol (kernel, boot, dhcp, bird, ...).", example: "r.protocol == \"bird\"" },
+    Doc { on: "Route", name: "scope", sig: "r.scope -> string | ()", doc: "Scope.", example: "r.scope" },
+    Doc { on: "Route", name: "metric", sig: "r.metric -> int", doc: "Metric.", example: "r.metric" },
+    Doc { on: "Route", name: "prefsrc", sig: "r.prefsrc -> string | ()", doc: "Preferred source.", example: "r.prefsrc" },
+    Doc { on: "Route", name: "flags", sig: "r.flags -> [string]", doc: "Flags such as onlink, linkdown.", example: "r.flags.contains(\"onlink\")" },
+    Doc { on: "Route", name: "text", sig: "r.text -> string", doc: "The route as `ip route` prints it.", example: "r.text" },
+    Doc { on: "Link", name: "name", sig: "l.name -> string", doc: "Interface name.", example: "l.name" },
+    Doc { on: "Link", name: "kind", sig: "l.kind -> string", doc: "linkinfo info_kind (bridge, veth, vxlan, ...), \"\" for plain devices.", example: "l.kind == \"bridge\"" },
+    Doc { on: "Link", name: "mtu", sig: "l.mtu -> int", doc: "MTU.", example: "l.mtu" },
+    Doc { on: "Link", name: "mac", sig: "l.mac -> string | ()", doc: "MAC address.", example: "l.mac" },
+    Doc { on: "Link", name: "master", sig: "l.master -> string | ()", doc: "The bridge it is a port of.", example: "l.master == \"cni0\"" },
+    Doc { on: "Link", name: "operstate", sig: "l.operstate -> string", doc: "UP, DOWN, UNKNOWN, ...", example: "l.operstate" },
+    Doc { on: "Link", name: "flags", sig: "l.flags -> [string]", doc: "Link flags.", example: "l.flags.contains(\"UP\")" },
+    Doc { on: "Link", name: "vxlan_id", sig: "l.vxlan_id -> int | ()", doc: "VNI of a vxlan device.", example: "l.vxlan_id" },
+    Doc { on: "Link", name: "vxlan_local", sig: "l.vxlan_local -> string | ()", doc: "Local address of a vxlan device.", example: "l.vxlan_local" },
+    Doc { on: "Addr", name: "dev", sig: "a.dev -> string", doc: "Interface.", example: "a.dev" },
+    Doc { on: "Addr", name: "ip", sig: "a.ip -> string", doc: "Address.", example: "a.ip" },
+    Doc { on: "Addr", name: "prefix_len", sig: "a.prefix_len -> int", doc: "Prefix length.", example: "a.prefix_len" },
+    Doc { on: "Addr", name: "cidr", sig: "a.cidr -> string", doc: "Address with prefix (`10.244.1.1/24`).", example: "a.cidr" },
+    Doc { on: "Addr", name: "network", sig: "a.network -> string", doc: "The subnet (`10.244.1.0/24`).", example: "a.network" },
+    Doc { on: "Addr", name: "scope", sig: "a.scope -> string", doc: "Scope (global, link, host).", example: "a.scope" },
+    Doc { on: "Addr", name: "family", sig: "a.family -> string", doc: "inet or inet6.", example: "a.family == \"inet\"" },
+    Doc { on: "Lookup", name: "dst", sig: "l.dst -> string", doc: "The destination looked up.", example: "l.dst" },
+    Doc { on: "Lookup", name: "routable", sig: "l.routable -> bool", doc: "Whether the packet would be sent or delivered locally.", example: "l.routable" },
+    Doc { on: "Lookup", name: "route", sig: "l.route -> string | ()", doc: "The deciding route as `ip route` prints it.", example: "l.route" },
+    Doc { on: "Lookup", name: "kind", sig: "l.kind -> string", doc: "The deciding route type, `none` when nothing matched.", example: "l.kind" },
+    Doc { on: "Lookup", name: "table", sig: "l.table -> string | ()", doc: "The table of the deciding route.", example: "l.table" },
+    Doc { on: "Lookup", name: "dev", sig: "l.dev -> string | ()", doc: "Output device.", example: "l.dev" },
+    Doc { on: "Lookup", name: "gateway", sig: "l.gateway -> string | ()", doc: "Gateway.", example: "l.gateway" },
+    Doc { on: "Lookup", name: "reason", sig: "l.reason -> string", doc: "One-line explanation.", example: "l.reason" },
+    Doc { on: "Lookup", name: "tables", sig: "l.tables -> [string]", doc: "Tables consulted, in order.", example: "l.tables" },
+    Doc { on: "", name: "cidr_contains", sig: "cidr_contains(cidr, ip) -> bool", doc: "Whether a CIDR contains an address.", example: "cidr_contains(\"10.96.0.0/12\", \"10.96.0.1\")" },
+    Doc { on: "", name: "cidr_overlaps", sig: "cidr_overlaps(a, b) -> bool", doc: "Whether two CIDRs share an address.", example: "cidr_overlaps(\"10.0.0.0/8\", \"10.244.0.0/16\")" },
+    Doc { on: "", name: "cidr_network", sig: "cidr_network(cidr) -> string", doc: "The network address of a CIDR.", example: "cidr_network(\"10.244.1.7/24\") == \"10.244.1.0/24\"" },
+    Doc { on: "", name: "cidr_prefix_len", sig: "cidr_prefix_len(cidr) -> int", doc: "Prefix length.", example: "cidr_prefix_len(\"10.244.0.0/16\") == 16" },
+    Doc { on: "", name: "is_ip", sig: "is_ip(s) -> bool", doc: "Whether a string is an IP address.", example: "is_ip(\"10.0.0.1\")" },
+    Doc { on: "", name: "is_ipv4", sig: "is_ipv4(s) -> bool", doc: "Whether a string is an IPv4 address (or CIDR).", example: "is_ipv4(\"10.0.0.1\")" },
+    Doc { on: "", name: "is_loopback", sig: "is_loopback(ip) -> bool", doc: "127.0.0.0/8 or ::1.", example: "is_loopback(\"127.0.0.53\")" },
+    Doc { on: "", name: "join", sig: "join(array, sep) -> string", doc: "Joins array items as text.", example: "join(names, \", \")" },
+];
+
 /// Registers every type and function of the rule API on `engine`.
 pub fn register(engine: &mut Engine) {
     register_ctx(engine);
@@ -365,15 +575,15 @@ fn register_ctx(engine: &mut Engine) {
         .register_fn("lease", |c: &mut Ctx, subnet: &str| -> Dynamic {
             opt(net::parse_net(subnet).and_then(|s| c.g.lease_by_subnet.get(&s)).map(|i| LeaseRef { g: c.g.clone(), i: *i }))
         })
-        .register_fn("has", |c: &mut Ctx, kind: &str| c.g.has(kind))
+        .register_fn("has", |c: &mut Ctx, kind: &str| trace_cluster(|| format!("has({kind:?})"), c.g.has(kind)))
         .register_fn("missing", |c: &mut Ctx, kind: &str| c.g.missing_reason(kind))
-        .register_fn("pod_networks", |c: &mut Ctx| cidr_list(c.g.pod_networks(), "source"))
-        .register_fn("corefile_forwards", |c: &mut Ctx| corefile_forwards(&c.g))
+        .register_fn("pod_networks", |c: &mut Ctx| trace_cluster(|| "pod_networks()".into(), cidr_list(c.g.pod_networks(), "source")))
+        .register_fn("corefile_forwards", |c: &mut Ctx| trace_cluster(|| "corefile_forwards()".into(), corefile_forwards(&c.g)))
         .register_fn("service_cidrs", |c: &mut Ctx| -> Array { strings(&c.g.facts.config.kubeadm_service_subnets) })
         .register_fn("flannel_network", |c: &mut Ctx| -> Dynamic {
             opt(c.g.flannel_config.as_ref().and_then(|f| f.network).map(|n| n.to_string()))
         })
-        .register_fn("proxy_mode", |c: &mut Ctx| c.g.cluster_proxy_mode())
+        .register_fn("proxy_mode", |c: &mut Ctx| trace_cluster(|| "proxy_mode()".into(), c.g.cluster_proxy_mode()))
         .register_fn("now", |c: &mut Ctx| -> Dynamic { opt(c.g.now().map(str::to_string)) })
         .register_fn("finding", |c: &mut Ctx, f: Map| c.emit(f))
         .register_fn("skip", |c: &mut Ctx, subject: Map, reason: &str| c.skip(subject, reason))
@@ -388,7 +598,10 @@ fn register_host(engine: &mut Engine) {
         .register_get("is_captured", |h: &mut HostRef| h.g.targets[h.t].host.is_some())
         .register_get("node", |h: &mut HostRef| -> Dynamic { opt(h.g.targets[h.t].node.map(|i| NodeRef { g: h.g.clone(), i })) })
         .register_fn("subject", |h: &mut HostRef| node_subject(h.name()))
-        .register_fn("has", host_has)
+        .register_fn("has", |h: &mut HostRef, fact: &str| -> Result<bool, Box<rhai::EvalAltResult>> {
+            let r = host_has(h, fact)?;
+            Ok(trace_host(h, || format!("has({fact:?}) [{}]", h.host().and_then(|x| host_fact_state(x, fact)).and_then(|s| s.1).unwrap_or_else(|| "not collected".into())), r))
+        })
         .register_fn("missing", host_missing)
         .register_fn("links", |h: &mut HostRef| link_objs(h))
         .register_fn("link", |h: &mut HostRef, name: &str| -> Dynamic {
@@ -399,49 +612,50 @@ fn register_host(engine: &mut Engine) {
         })
         .register_fn("routes", |h: &mut HostRef| -> Array {
             let Some(host) = h.host() else { return Array::new() };
-            host.routes.get().into_iter().chain(host.routes6.get()).flatten().cloned().map(Dynamic::from).collect()
+            let all: Array = host.routes.get().into_iter().chain(host.routes6.get()).flatten().cloned().map(Dynamic::from).collect();
+            trace(|| format!("Node/{}", h.name()), || format!("routes() → {} routes", all.len()));
+            all
         })
         .register_fn("default_route", |h: &mut HostRef, family: &str| -> Dynamic {
             let v4 = family != "inet6";
             let host = h.host();
             let all = host.and_then(|x| x.routes.get()).into_iter().chain(host.and_then(|x| x.routes6.get())).flatten();
-            opt(all.filter(|r| r.is_default && r.table == "main" && r.is_v4() == v4).min_by_key(|r| r.metric).cloned())
+            let d = opt(all.filter(|r| r.is_default && r.table == "main" && r.is_v4() == v4).min_by_key(|r| r.metric).cloned());
+            trace_host(h, || format!("default_route({family:?})"), d)
         })
         .register_fn("route_get", |h: &mut HostRef, ip: &str| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
             let ip = parse_ip_arg(ip)?;
-            Ok(h.g.route_get(h.name(), ip).map_or(Dynamic::UNIT, lookup_map))
+            let l = h.g.route_get(h.name(), ip);
+            trace(|| format!("Node/{}", h.name()), || format!("route_get({ip}) → {}", l.as_ref().map_or("routes not collected".to_string(), |l| l.reason.clone())));
+            Ok(l.map_or(Dynamic::UNIT, lookup_map))
         })
         .register_fn("sysctl", |h: &mut HostRef, key: &str| -> Dynamic {
-            opt(h.host().and_then(|x| x.sysctl.get()).and_then(|m| m.get(key)).cloned())
+            trace_host(h, || format!("sysctl({key:?})"), opt(h.host().and_then(|x| x.sysctl.get()).and_then(|m| m.get(key)).cloned()))
         })
         .register_fn("sysctl_keys", |h: &mut HostRef, prefix: &str| -> Array {
-            strings(h.host().and_then(|x| x.sysctl.get()).into_iter().flat_map(|m| m.keys()).filter(|k| k.starts_with(prefix)))
+            let keys = strings(h.host().and_then(|x| x.sysctl.get()).into_iter().flat_map(|m| m.keys()).filter(|k| k.starts_with(prefix)));
+            trace(|| format!("Node/{}", h.name()), || format!("sysctl_keys({prefix:?}) → {} keys", keys.len()));
+            keys
         })
         .register_fn("source", |h: &mut HostRef, fact: &str| -> Dynamic {
             opt(h.host().and_then(|x| host_fact_state(x, fact)).and_then(|(_, s, _)| s))
         })
         .register_fn("pod_resolv_conf", |h: &mut HostRef| -> Map {
-            match h.g.pod_resolv_conf(h.name()) {
-                PodResolv::File { source, conf, how } => map_of([
-                    ("known", true.into()),
-                    ("file", source.into()),
-                    ("how", how.into()),
-                    ("nameservers", resolv_map(&conf).into()),
-                ]),
-                PodResolv::Unknown(reason) => map_of([("known", false.into()), ("reason", reason.into())]),
-            }
+            let m = pod_resolv(h);
+            trace_host(h, || "pod_resolv_conf()".into(), m)
         })
-        .register_fn("pod_subnets", |h: &mut HostRef| cidr_list(h.g.pod_subnets(h.name()), "source"))
-        .register_fn("host_networks", |h: &mut HostRef| cidr_list(h.g.host_networks(h.name()), "what"))
+        .register_fn("pod_subnets", |h: &mut HostRef| trace_host(h, || "pod_subnets()".into(), cidr_list(h.g.pod_subnets(h.name()), "source")))
+        .register_fn("host_networks", |h: &mut HostRef| trace_host(h, || "host_networks()".into(), cidr_list(h.g.host_networks(h.name()), "what")))
         .register_fn("pod_bridges", |h: &mut HostRef| -> Dynamic {
-            match h.g.pod_bridges(h.name()) {
+            let b = match h.g.pod_bridges(h.name()) {
                 Some(v) => Dynamic::from_array(
                     v.into_iter().map(|(n, why)| Dynamic::from_map(map_of([("name", n.into()), ("why", why.into())]))).collect(),
                 ),
                 None => Dynamic::UNIT,
-            }
+            };
+            trace_host(h, || "pod_bridges()".into(), b)
         })
-        .register_fn("proxy_mode", |h: &mut HostRef| h.g.host_proxy_mode(h.name()).to_string())
+        .register_fn("proxy_mode", |h: &mut HostRef| trace_host(h, || "proxy_mode()".into(), h.g.host_proxy_mode(h.name()).to_string()))
         .register_fn("pods", |h: &mut HostRef| -> Array {
             h.g.pods_on(h.name()).iter().map(|i| Dynamic::from(PodRef { g: h.g.clone(), i: *i })).collect()
         })
@@ -639,6 +853,5 @@ fn register_helpers(engine: &mut Engine) {
         .register_fn("is_loopback", |s: &str| -> Result<bool, Box<rhai::EvalAltResult>> { Ok(net::is_loopback(&parse_ip_arg(s)?)) })
         .register_fn("join", |a: Array, sep: &str| -> String {
             a.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(sep)
-        })
-        .register_fn("to_string", |s: ImmutableString| s);
+        });
 }

@@ -9,8 +9,11 @@
 pub mod api;
 pub mod api_cluster;
 pub mod api_dataplane;
+pub mod docs;
+pub mod lint;
 pub mod output;
 
+use crate::config::Effective;
 use crate::finding::{Report, Severity, Stats};
 use crate::graph::Graph;
 use crate::model::SourceError;
@@ -146,6 +149,9 @@ impl Runtime {
     pub fn new(limits: Limits) -> Runtime {
         let engine = Self::build_engine(limits);
         let mut tracer = Self::build_engine(limits);
+        // The tracer also compiles for `rules check`: no optimisation, so a branch
+        // that is constant-false still reaches the linter.
+        tracer.set_optimization_level(rhai::OptimizationLevel::None);
         // Rhai marks the debugger API "volatile", not deprecated; it is pinned in Cargo.toml.
         #[allow(deprecated)]
         tracer.register_debugger(
@@ -189,6 +195,11 @@ impl Runtime {
         &self.engine
     }
 
+    /// The engine, for extending it (tests register extra functions here).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
     /// Sandbox limits in force.
     pub fn limits(&self) -> Limits {
         self.limits
@@ -196,8 +207,17 @@ impl Runtime {
 
     /// Compiles one rule file and reads its metadata. `file` is how errors name it.
     pub fn compile(&self, file: &str, text: &str) -> Result<Rule, SourceError> {
+        self.compile_on(&self.engine, file, text)
+    }
+
+    /// Compiles without optimisation, keeping every branch in the AST (for linting).
+    pub fn compile_unoptimised(&self, file: &str, text: &str) -> Result<Rule, SourceError> {
+        self.compile_on(&self.tracer, file, text)
+    }
+
+    fn compile_on(&self, engine: &Engine, file: &str, text: &str) -> Result<Rule, SourceError> {
         let err = |pos: Position, msg: String| SourceError { source: location(file, pos), message: msg };
-        let mut ast = self.engine.compile(text).map_err(|e| err(e.1, e.0.to_string()))?;
+        let mut ast = engine.compile(text).map_err(|e| err(e.1, e.0.to_string()))?;
         ast.set_source(file);
         if !ast.iter_functions().any(|f| f.name == "evaluate" && f.params.len() == 1) {
             return Err(err(Position::NONE, "no `fn evaluate(g)` defined".to_string()));
@@ -301,7 +321,10 @@ impl Runtime {
             Ok(Ok(_)) => Ok(std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()))),
             Ok(Err(e)) => {
                 let budget = matches!(*e, EvalAltResult::ErrorTooManyOperations(_) | EvalAltResult::ErrorTerminated(..));
-                let (msg, pos) = innermost(&e);
+                let (mut msg, pos) = innermost(&e);
+                if let Some(hint) = getter_hint(engine, &msg) {
+                    msg.push_str(&hint);
+                }
                 Err((SourceError { source: location(file, pos), message: format!("rule {}: {msg}", rule.meta.id) }, budget))
             }
             Err(panic) => {
@@ -311,14 +334,20 @@ impl Runtime {
         }
     }
 
-    /// Evaluates every rule of `set` against `graph`. Source errors and notes of
-    /// the graph and the rule set are carried into the report.
-    pub fn evaluate(&self, set: &RuleSet, graph: &Arc<Graph>, params: &BTreeMap<String, Map>) -> Report {
+    /// Evaluates every enabled rule of `set` against `graph`, applying the
+    /// config's params, severity overrides and exclusions. Source errors and
+    /// notes of the graph and the rule set are carried into the report.
+    pub fn evaluate(&self, set: &RuleSet, graph: &Arc<Graph>, cfg: &Effective) -> Report {
         let started = Instant::now();
         let mut report = Report::default();
         let empty = Arc::new(Map::new());
+        let mut ran = 0;
         for rule in &set.rules {
-            let p = params.get(&rule.meta.id).map(|m| Arc::new(m.clone())).unwrap_or_else(|| empty.clone());
+            if cfg.disabled.contains(&rule.meta.id) {
+                continue;
+            }
+            ran += 1;
+            let p = cfg.params.get(&rule.meta.id).map(|m| Arc::new(m.clone())).unwrap_or_else(|| empty.clone());
             match self.run_rule(rule, graph, &p) {
                 Ok(out) => {
                     report.findings.extend(out.findings);
@@ -330,14 +359,57 @@ impl Runtime {
                 report.notes.push(format!("rule {} printed: {line}", rule.meta.id));
             }
         }
+        let excluded = cfg.apply(&mut report.findings);
+        if excluded > 0 {
+            report.notes.push(format!("{excluded} finding(s) excluded by config"));
+        }
+        if !cfg.disabled.is_empty() {
+            report.notes.push(format!("disabled by config: {}", cfg.disabled.join(", ")));
+        }
         report.errors.extend(graph.facts.errors.iter().cloned());
         report.errors.extend(set.errors.iter().cloned());
         report.notes.extend(graph.facts.notes.iter().cloned());
         report.notes.extend(set.notes.iter().cloned());
-        report.stats = Stats { rules: set.rules.len(), facts: graph.fact_counts(), duration_ms: started.elapsed().as_secs_f64() * 1000.0 };
+        report.stats = Stats { rules: ran, facts: graph.fact_counts(), duration_ms: started.elapsed().as_secs_f64() * 1000.0 };
         report.normalise();
         report
     }
+
+    /// Runs one rule while recording the facts it reads, for `eval --explain`.
+    pub fn explain(&self, rule: &Rule, graph: &Arc<Graph>, cfg: &Effective) -> Explanation {
+        let p = Arc::new(cfg.params.get(&rule.meta.id).cloned().unwrap_or_default());
+        api::start_trace();
+        let result = self.run_rule(rule, graph, &p);
+        let reads = api::take_trace();
+        PRINTED.with(|p| p.borrow_mut().clear());
+        let result = result.map(|mut out| {
+            cfg.apply(&mut out.findings);
+            out
+        });
+        Explanation { reads, result }
+    }
+}
+
+/// What `--explain` shows for one rule: the facts read per subject, and the outcome.
+pub struct Explanation {
+    /// (subject label, "call → answer"), in the order the rule read them.
+    pub reads: Vec<(String, String)>,
+    pub result: Result<Output, SourceError>,
+}
+
+/// For "Unknown property 'nmae' - a getter is not registered for type 'Host'",
+/// the nearest getter the type has: " (did you mean `name`?)".
+fn getter_hint(engine: &Engine, msg: &str) -> Option<String> {
+    let prop = msg.strip_prefix("Unknown property '")?.split('\'').next()?;
+    let ty = msg.rsplit("for type '").next()?.trim_end_matches('\'');
+    let sigs = engine.gen_fn_signatures(false);
+    let getters: Vec<&str> = sigs
+        .iter()
+        .filter(|s| s.contains(&format!("(_: &mut {ty})")))
+        .filter_map(|s| s.strip_prefix("get$")?.split('(').next())
+        .collect();
+    let near = crate::config::nearest(prop, getters.iter().copied())?;
+    Some(format!(" (did you mean `{near}`?)"))
 }
 
 fn parse_meta(m: &Map, file: &str) -> Result<RuleMeta, String> {

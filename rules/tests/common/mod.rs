@@ -7,7 +7,6 @@
 
 use netdoctor_engine::{Graph, Report, Runtime};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,7 +21,7 @@ pub fn eval(dir: &Path) -> Report {
     let set = rt.load(netdoctor_rules::BUILTIN, &[]);
     assert!(set.errors.is_empty(), "built-in pack must compile: {:?}", set.errors);
     let facts = netdoctor_collectors::capture::read(dir).expect("capture readable");
-    rt.evaluate(&set, &Arc::new(Graph::build(facts)), &BTreeMap::new())
+    rt.evaluate(&set, &Arc::new(Graph::build(facts)), &Default::default())
 }
 
 /// `(rule, subject, related)` of every finding, as `rule Kind/ns/name -> Kind/ns/name`.

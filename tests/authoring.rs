@@ -1,0 +1,182 @@
+//! Rule authoring end to end: `rules test` (YAML), `rules check` error cases
+//! with their exact messages, `--config` tuning, and `eval --explain`.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn netdoctor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_netdoctor")).args(args).current_dir(root()).output().expect("run netdoctor")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// A scratch directory removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("netdoctor-{tag}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        std::fs::create_dir_all(&d).unwrap();
+        Scratch(d)
+    }
+    fn file(&self, name: &str, text: &str) -> String {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn builtin_pack_tests_pass() {
+    let o = netdoctor(&["rules", "test", "rules/tests", "--coverage"]);
+    let s = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(s.contains("coverage: every loaded rule has a test"), "{s}");
+    assert!(s.trim_end().ends_with(" 0 failed"), "{s}");
+}
+
+#[test]
+fn failing_test_shows_expected_versus_got_and_exits_non_zero() {
+    let d = Scratch::new("rt-fail");
+    let capture = root().join("examples/captures/seed-001").display().to_string();
+    let f = d.file(
+        "t.yaml",
+        &format!(
+            "rules: [node-no-default-route]\ntests:\n  - name: wrong node\n    capture: {capture}\n    expect:\n      - rule: node-no-default-route\n        subject: Node/node1\n  - name: right node\n    capture: {capture}\n    expect:\n      - {{rule: node-no-default-route, subject: Node/admin}}\n"
+        ),
+    );
+    let junit = d.0.join("junit.xml");
+    let o = netdoctor(&["rules", "test", &f, "--junit", junit.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = out(&o);
+    assert!(s.contains(&format!("FAIL  {f}: wrong node")), "{s}");
+    assert!(s.contains("  - expected: node-no-default-route Node/node1\n      got:\n        warning node-no-default-route Node/admin: admin has no IPv4 default route"), "{s}");
+    assert!(s.contains("  - unexpected: warning node-no-default-route Node/admin"), "{s}");
+    assert!(s.contains(&format!("ok    {f}: right node")), "{s}");
+    assert!(s.ends_with("1 passed, 1 failed\n"), "{s}");
+    let x = std::fs::read_to_string(junit).unwrap();
+    assert!(x.contains("tests=\"2\" failures=\"1\""), "{x}");
+    assert!(x.contains("<testcase classname=") && x.contains("name=\"wrong node\"") && x.contains("<failure message=\"expected: node-no-default-route Node/node1\">"), "{x}");
+}
+
+#[test]
+fn coverage_lists_rules_without_tests() {
+    let o = netdoctor(&["rules", "test", "rules/tests/ip-forward-disabled.yaml", "--coverage"]);
+    let s = out(&o);
+    assert!(s.contains("rule(s) without a test:") && s.contains("node-no-default-route") && !s.contains("without a test: ip-forward-disabled"), "{s}");
+}
+
+const META: &str = "const RULE = #{ id: \"ID\", severity: \"info\", summary: \"s\", remediation: \"r\" };\n";
+
+fn rule(id: &str, body: &str) -> String {
+    format!("{}fn evaluate(g) {{\n{body}}}\n", META.replace("ID", id))
+}
+
+#[test]
+fn rules_check_error_cases_have_exact_messages() {
+    let d = Scratch::new("check");
+    let dir = d.path();
+    d.file("syntax.rhai", &rule("syntax", "    let x = ;\n"));
+    d.file("meta.rhai", "const RULE = #{ id: \"meta\", severity: \"info\", summary: \"s\", remediation: \"r\", owner: \"me\" };\nfn evaluate(g) {}\n");
+    d.file("dup-a.rhai", &rule("dup", ""));
+    d.file("dup-b.rhai", &rule("dup", ""));
+    d.file("fn.rhai", &rule("unknown-fn", "    if false {\n        g.fnding(#{});\n    }\n"));
+    d.file("prop.rhai", &rule("unknown-prop", "    for h in g.hosts() {\n        let n = h.nmae;\n    }\n"));
+    let o = netdoctor(&["rules", "check", &dir]);
+    assert_eq!(o.status.code(), Some(1));
+    let s = out(&o);
+    let want = [
+        format!("{dir}/syntax.rhai:3:13: error: Unexpected ';'\n     3 |     let x = ;\n       |             ^\n"),
+        format!("{dir}/meta.rhai: error: RULE has unknown field `owner` (known: id, severity, summary, remediation, docs, reads, tags)\n"),
+        format!("{dir}/dup-b.rhai: error: duplicate rule id \"dup\": already defined in {dir}/dup-a.rhai\n"),
+        format!("{dir}/fn.rhai:4:11: error: unknown function `fnding` (did you mean `finding`?)\n     4 |         g.fnding(#{{}});\n       |           ^\n"),
+        format!("{dir}/prop.rhai:4:19: error: unknown property `.nmae`: no fact type has it and no map here has that key (did you mean `.name`?)\n"),
+    ];
+    for w in &want {
+        assert!(s.contains(w.as_str()), "missing:\n{w}\nin:\n{s}");
+    }
+    assert!(s.ends_with("1 rules OK, 5 errors\n"), "{s}");
+}
+
+#[test]
+fn unknown_getter_at_runtime_suggests_the_nearest_name() {
+    // Dynamic access the static check cannot see: a property on a value read from a map.
+    let d = Scratch::new("getter");
+    d.file("r.rhai", &rule("dyn-prop", "    let hs = #{ first: g.hosts()[0] };\n    let x = hs.first.nmae;\n"));
+    let o = netdoctor(&["eval", "--capture", "examples/captures/healthy-flannel", "--rules", &d.path(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let e = v["errors"].as_array().unwrap().iter().find(|e| e["source"].as_str().unwrap().contains("r.rhai")).unwrap();
+    assert!(e["message"].as_str().unwrap().contains("did you mean `name`?"), "{e}");
+}
+
+#[test]
+fn config_excludes_disables_overrides_and_is_validated() {
+    let d = Scratch::new("cfg");
+    let cfg = d.file(
+        "netdoctor.yaml",
+        "rules:\n  service-ip-unroutable:\n    exclude:\n      - {kind: Service, name: kube-dns}\n      - {kind: Node, name: \"adm.*\"}\n  node-no-default-route:\n    severity: critical\n  ip-forward-disabled:\n    enabled: false\n",
+    );
+    let mine = ["service-ip-unroutable", "node-no-default-route", "ip-forward-disabled"];
+    let plain: serde_json::Value = serde_json::from_slice(&netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--format", "json"]).stdout).unwrap();
+    let o = netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--config", &cfg, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f: Vec<&serde_json::Value> = v["findings"].as_array().unwrap().iter().filter(|f| mine.contains(&f["rule"].as_str().unwrap())).collect();
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0]["rule"], "node-no-default-route");
+    assert_eq!(f[0]["severity"], "critical");
+    assert_eq!(v["stats"]["rules"].as_i64().unwrap(), plain["stats"]["rules"].as_i64().unwrap() - 1, "the disabled rule does not run");
+    let notes: Vec<&str> = v["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(notes.contains(&"2 finding(s) excluded by config"), "{notes:?}");
+    assert!(notes.contains(&"disabled by config: ip-forward-disabled"), "{notes:?}");
+    // Validation: unknown rule id and unknown key.
+    let bad = d.file("bad.yaml", "rules:\n  node-no-default-rout:\n    enabled: false\n");
+    let c = netdoctor(&["rules", "check", "rules", "--config", &bad]);
+    assert_eq!(c.status.code(), Some(1));
+    assert!(out(&c).contains(&format!("{bad}: error: rules.node-no-default-rout: no loaded rule has this id (did you mean node-no-default-route?)")), "{}", out(&c));
+    let bad2 = d.file("bad2.yaml", "rules:\n  node-no-default-route:\n    enable: false\n");
+    let c2 = netdoctor(&["rules", "check", "rules", "--config", &bad2]);
+    assert_eq!(c2.status.code(), Some(1));
+    assert!(out(&c2).contains("unknown field `enable`, expected one of `enabled`, `severity`, `exclude`, `params`"), "{}", out(&c2));
+    let e = netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--config", &bad2]);
+    assert_eq!(e.status.code(), Some(2), "a broken config refuses to run");
+}
+
+#[test]
+fn params_reach_the_rule() {
+    let d = Scratch::new("params");
+    d.file("p.rhai", &rule("param-echo", "    let who = g.param(\"who\", \"nobody\");\n    g.finding(#{ subject: #{ kind: \"Cluster\", name: \"cluster\" }, summary: `hello ${who}` });\n"));
+    let cfg = d.file("c.yaml", "rules:\n  param-echo:\n    params:\n      who: operators\n");
+    let o = netdoctor(&["eval", "--capture", "examples/captures/healthy-flannel", "--no-builtin-rules", "--rules", &d.path(), "--config", &cfg, "--format", "json", "--min-severity", "info"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["findings"][0]["summary"], "hello operators");
+}
+
+#[test]
+fn explain_shows_reads_and_verdict_per_subject() {
+    let o = netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--explain", "node-no-default-route"]);
+    let s = out(&o);
+    assert!(s.contains("Node/admin: FIRED (1 finding)\n  read    has(\"routes\") [nodes/admin/ip-route.json] → true\n  read    default_route(\"inet\") → none\n  read    routes() → 39 routes\n  finding warning admin has no IPv4 default route"), "{s}");
+    assert!(s.contains("Node/node1: did not fire\n  read    has(\"routes\") [nodes/node1/ip-route.json] → true\n  read    default_route(\"inet\") → default via 192.168.31.1 dev enp0s3 proto dhcp metric 102"), "{s}");
+    let one = out(&netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--explain", "service-ip-unroutable", "--subject", "Service/kube-system/kube-dns"]));
+    assert!(one.contains("Node/admin: FIRED") && !one.contains("Node/node1"), "{one}");
+    let skip = out(&netdoctor(&["eval", "--capture", "examples/captures/seed-004-dns-loop", "--explain", "ip-forward-disabled", "--subject", "Node/cp1"]));
+    assert!(skip.contains("Node/cp1: did not fire"), "{skip}");
+    let typo = netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--explain", "node-no-default-rout"]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("did you mean node-no-default-route?"));
+}
