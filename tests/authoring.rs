@@ -180,3 +180,13 @@ fn explain_shows_reads_and_verdict_per_subject() {
     assert_eq!(typo.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&typo.stderr).contains("did you mean node-no-default-route?"));
 }
+
+#[test]
+fn example_custom_rules_check_and_pass_their_tests() {
+    let c = netdoctor(&["rules", "check", "examples/rules"]);
+    assert_eq!(out(&c), "4 rules OK, 0 errors\n");
+    let t = netdoctor(&["rules", "test", "examples/rules/tests"]);
+    let s = out(&t);
+    assert_eq!(t.status.code(), Some(0), "{s}");
+    assert!(s.ends_with(" passed, 0 failed\n") && !s.starts_with("0 passed"), "{s}");
+}

@@ -452,6 +452,7 @@ pub const DOCS: &[Doc] = &[
     Doc { on: "Pod", name: "mirror", sig: "p.mirror -> bool", doc: "A static pod's mirror (config.source file or owned by a Node).", example: "p.mirror" },
     Doc { on: "Pod", name: "is_cni_agent", sig: "p.is_cni_agent -> bool", doc: "A CNI agent DaemonSet pod (calico-node, kube-flannel, flannel, cilium, kube-router, weave-net, canal).", example: "p.is_cni_agent" },
     Doc { on: "Pod", name: "containers", sig: "p.containers -> [#{name, ready, restart_count, state, reason, exit_code, last_state, last_reason}]", doc: "Container statuses.", example: "p.containers.filter(|c| c.reason == \"CrashLoopBackOff\")" },
+    Doc { on: "Pod", name: "ports", sig: "p.ports -> [#{name, port, protocol}]", doc: "Container ports the pod declares (spec.containers[].ports).", example: "p.ports.some(|c| c.port == 8080)" },
     Doc { on: "Pod", name: "restarts", sig: "p.restarts -> int", doc: "Total container restarts.", example: "p.restarts" },
     Doc { on: "Pod", name: "subject", sig: "p.subject() -> #{kind, namespace, name, node}", doc: "The Pod subject (node: the pod's node).", example: "p.subject()" },
     Doc { on: "Service", name: "namespace", sig: "s.namespace -> string", doc: "Namespace.", example: "s.namespace" },
@@ -713,6 +714,13 @@ fn register_pod(engine: &mut Engine) {
         .register_get("is_cni_agent", |p: &mut PodRef| is_cni_agent(p.p()))
         .register_get("containers", |p: &mut PodRef| pod_containers(p.p()))
         .register_get("restarts", |p: &mut PodRef| p.p().containers.iter().map(|c| c.restart_count).sum::<i64>())
+        .register_get("ports", |p: &mut PodRef| -> Array {
+            p.p()
+                .ports
+                .iter()
+                .map(|c| Dynamic::from_map(map_of([("name", opt_str(c.name.as_ref())), ("port", c.port.into()), ("protocol", c.protocol.clone().into())])))
+                .collect()
+        })
         .register_fn("label", |p: &mut PodRef, key: &str| opt_str(p.p().labels.get(key)))
         .register_fn("subject", |p: &mut PodRef| {
             let p = p.p();
