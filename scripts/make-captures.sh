@@ -61,6 +61,7 @@ modprobe br_netfilter 2>/dev/null || true
 
 # --------------------------------------------------------------- cleanup ---
 NETNS=()
+WORKDIRS=()
 ETCD_PID=""
 ETCD_DIR=""
 cleanup() {
@@ -77,6 +78,8 @@ cleanup() {
     ip netns del "${NETNS[i]}" 2>/dev/null
   done
   NETNS=()
+  for i in "${WORKDIRS[@]}"; do rm -rf "$i"; done
+  WORKDIRS=()
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -110,7 +113,7 @@ lan_bridge() {
 # nic HOSTNS IF MAC LANNS BR: host NIC = veth, peer plugged into the lan bridge
 nic() {
   local host=$1 ifn=$2 mac=$3 lan=$4 br=$5
-  local peer="${host##*-}-$ifn"
+  local peer="${host#*-}-$ifn" # host name without the capture prefix
   peer=${peer:0:15}
   nsip "$host" link add "$ifn" address "$mac" type veth peer name "$peer" netns "$P-$lan"
   nsip "$lan" link set "$peer" master "$br" up
@@ -483,6 +486,7 @@ EOF
   cleanup
 }
 
+# etcd_start [ETCD_ARGS...]: a throwaway single-member etcd on loopback
 etcd_start() {
   ETCD_DIR=$(mktemp -d /tmp/ndcap-etcd.XXXXXX)
   if (exec 3<>"/dev/tcp/127.0.0.1/$ETCD_CLIENT_PORT") 2>/dev/null; then
@@ -494,7 +498,7 @@ etcd_start() {
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "ndcap-etcd=http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster-token ndcap-flannel --initial-cluster-state new \
+    --initial-cluster-token ndcap-flannel --initial-cluster-state new "$@" \
     >"$ETCD_DIR/etcd.log" 2>&1 &
   ETCD_PID=$!
   local i
@@ -999,9 +1003,26 @@ EOF
   cleanup
 }
 
+# The captures modelled in scripts/captures/ (cluster objects and non-tool
+# files from <capture>.py, see scripts/captures/kube.py; hosts built here).
+command -v python3 >/dev/null 2>&1 || die "missing command: python3 (run scripts/setup.sh)"
+# shellcheck source=captures/lib.sh
+source "$ROOT/scripts/captures/lib.sh"
+for f in "$ROOT"/scripts/captures/*.sh; do
+  [[ $f == */lib.sh ]] || source "$f"
+done
+
 only=("$@")
 want() { [[ ${#only[@]} -eq 0 ]] || [[ " ${only[*]} " == *" $1 "* ]]; }
 want healthy-flannel && healthy_flannel
 want seed-001 && seed_001
 want seed-004-dns-loop && seed_004
+want seed-000 && seed_000
+want seed-002 && seed_002
+want seed-003 && seed_003
+want seed-004 && seed_004_full
+want healthy-flannel-hostgw && healthy_flannel_hostgw
+want healthy-calico && healthy_calico
+want healthy-extras && healthy_extras
+want combined-faults && combined_faults
 log "done: $OUT"

@@ -90,15 +90,14 @@ fn seed_001_json_matches_golden_and_schema() {
     for key in ["findings", "skipped", "errors", "notes", "stats"] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
-    let f = &v["findings"][0];
-    assert_eq!(f["rule"], "service-ip-unroutable");
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "service-ip-unroutable").unwrap();
     assert_eq!(f["severity"], "critical");
     assert_eq!(f["subject"], serde_json::json!({"kind": "Node", "namespace": null, "name": "admin", "node": "admin"}));
     assert_eq!(f["related"], serde_json::json!({"kind": "Service", "namespace": "default", "name": "kubernetes"}));
     assert!(f["remediation"].as_str().unwrap().len() > 20);
     let nd = v["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "node-no-default-route").unwrap();
     assert_eq!(nd["related"], Value::Null, "related is null when absent");
-    assert_eq!(v["stats"]["rules"], 6);
+    assert_eq!(v["stats"]["rules"].as_u64().unwrap() as usize, netdoctor_rules::BUILTIN.len());
     golden("seed-001.json", &stable_json(&o));
 }
 
@@ -130,10 +129,12 @@ fn healthy_capture_exits_zero() {
 
 #[test]
 fn min_severity_filters_output_and_exit_code() {
-    // seed-001 has two critical and one warning finding.
+    let all = json_of(&netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--format", "json", "--min-severity", "info"]));
+    let criticals = all["findings"].as_array().unwrap().iter().filter(|f| f["severity"] == "critical").count();
+    assert!(criticals > 0 && criticals < all["findings"].as_array().unwrap().len(), "seed-001 has critical and warning findings");
     let v = json_of(&netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--format", "json", "--min-severity", "critical"]));
     assert!(v["findings"].as_array().unwrap().iter().all(|f| f["severity"] == "critical"));
-    assert_eq!(v["findings"].as_array().unwrap().len(), 2);
+    assert_eq!(v["findings"].as_array().unwrap().len(), criticals);
     let fx = TempCapture::from("healthy-flannel");
     // Only a warning-level fault: --min-severity critical exits 0.
     let routes = std::fs::read_to_string(fx.0.join("nodes/node1/ip-route.json")).unwrap();
@@ -222,7 +223,8 @@ fn broken_user_rules_are_reported_and_the_pack_still_runs() {
     let errs: Vec<String> = v["errors"].as_array().unwrap().iter().map(|e| format!("{}: {}", e["source"].as_str().unwrap(), e["message"].as_str().unwrap())).collect();
     assert!(errs.iter().any(|e| e.starts_with(&format!("{d}/syntax.rhai:3:13: Unexpected ';'"))), "{errs:#?}");
     assert!(errs.iter().any(|e| e.starts_with(&format!("{d}/spin.rhai:3:")) && e.contains("operations budget")), "{errs:#?}");
-    assert_eq!(v["findings"].as_array().unwrap().len(), 3, "the built-in findings still appear");
+    let plain = json_of(&netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--format", "json"]));
+    assert_eq!(v["findings"], plain["findings"], "the built-in findings still appear, all of them");
     let check = netdoctor(&["rules", "check", d]);
     assert_eq!(check.status.code(), Some(1));
     assert!(stdout(&check).contains(&format!("{d}/syntax.rhai:3:13: error: Unexpected ';'")), "{}", stdout(&check));
@@ -252,7 +254,7 @@ fn rules_list_and_check_on_the_builtin_pack() {
     golden("rules-list.table", &stdout(&o));
     let c = netdoctor(&["rules", "check", "rules"]);
     assert_eq!(c.status.code(), Some(0), "{}", stdout(&c));
-    assert_eq!(stdout(&c), "6 rules OK, 0 errors\n");
+    assert_eq!(stdout(&c), format!("{} rules OK, 0 errors\n", netdoctor_rules::BUILTIN.len()));
 }
 
 #[test]

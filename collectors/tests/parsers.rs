@@ -49,14 +49,14 @@ fn ip_rules_and_lookup_follow_them() {
     assert_eq!(to.dst.unwrap().to_string(), "10.96.0.0/12");
     let routes = iproute::parse_routes(&fixture("ip/ip-route.json"), false).unwrap();
     // 10.97.0.0/16 is thrown out of table 100 and lands on main's default route.
-    let l = route::lookup(&routes, Some(&rules), "10.97.1.1".parse().unwrap());
+    let l = route::lookup(&[&routes], Some(&rules), "10.97.1.1".parse().unwrap());
     assert!(l.routable);
     assert_eq!(l.tables, vec!["local", "100", "main"]);
     assert_eq!(l.gateway.unwrap().to_string(), "192.168.56.1");
     // ClusterIPs bound to kube-ipvs0 are local.
-    assert_eq!(route::lookup(&routes, Some(&rules), "10.96.0.10".parse().unwrap()).kind, "local");
+    assert_eq!(route::lookup(&[&routes], Some(&rules), "10.96.0.10".parse().unwrap()).kind, "local");
     // A blackhole decides even with a default route present.
-    let bh = route::lookup(&routes, Some(&rules), "10.10.0.130".parse().unwrap());
+    let bh = route::lookup(&[&routes], Some(&rules), "10.10.0.130".parse().unwrap());
     assert!(!bh.routable);
     assert_eq!(bh.route.as_deref(), Some("blackhole 10.10.0.128/26 proto bird"));
 }

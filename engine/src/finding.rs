@@ -136,6 +136,10 @@ pub struct Report {
     pub errors: Vec<SourceError>,
     pub notes: Vec<String>,
     pub stats: Stats,
+    /// Per rule: (id, seconds it ran, whether it failed). Not part of the JSON output
+    /// (it varies run to run); `serve` exports it as metrics.
+    #[serde(skip)]
+    pub timings: Vec<(String, f64, bool)>,
 }
 
 impl Report {

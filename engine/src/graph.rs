@@ -53,6 +53,8 @@ pub struct Graph {
     pub flannel_config: Option<FlannelConfig>,
     /// Extra interface names to treat as CNI-owned (from `--config` params).
     pub extra_cni_interfaces: Vec<String>,
+    /// Per captured host with routes: its routes indexed for longest-prefix match.
+    pub route_tables: HashMap<String, route::RouteTable>,
 }
 
 /// Interface names owned by a CNI or kube-proxy, never host network
@@ -106,6 +108,10 @@ impl Graph {
             g.endpoints_by_service.insert((e.namespace.clone(), e.service.clone()), i);
         }
         for h in &g.facts.hosts {
+            if let Some(v4) = h.routes.get() {
+                let v6 = h.routes6.get().map(Vec::as_slice).unwrap_or(&[]);
+                g.route_tables.insert(h.name.clone(), route::RouteTable::new(&[v4, v6]));
+            }
             for a in h.addrs.get().into_iter().flatten() {
                 g.host_by_addr.entry(a.local).or_default().push(h.name.clone());
             }
@@ -281,13 +287,14 @@ impl Graph {
     /// Route lookup on a host over both families, honouring ip rules when captured.
     /// `None` when the host's routes were not collected.
     pub fn route_get(&self, name: &str, dst: IpAddr) -> Option<Lookup> {
-        let host = self.host(name)?;
-        let mut routes: Vec<crate::model::Route> = host.routes.get()?.clone();
-        if let Some(r6) = host.routes6.get() {
-            routes.extend(r6.iter().cloned());
-        }
-        let family: Vec<_> = routes.into_iter().filter(|r| r.dst.addr().is_ipv4() == dst.is_ipv4()).collect();
-        Some(route::lookup(&family, host.rules.get().map(Vec::as_slice), dst))
+        let table = self.route_tables.get(name)?;
+        Some(table.lookup(self.host(name)?.rules.get().map(Vec::as_slice), dst))
+    }
+
+    /// Fast path of [`Graph::route_get`]: only whether `dst` is routable.
+    pub fn routable(&self, name: &str, dst: IpAddr) -> Option<bool> {
+        let table = self.route_tables.get(name)?;
+        Some(table.routable(self.host(name)?.rules.get().map(Vec::as_slice), dst))
     }
 
     /// The service proxy mode of a host: `ipvs`, `iptables`, or `""` when it cannot be told.

@@ -418,6 +418,7 @@ pub const DOCS: &[Doc] = &[
     Doc { on: "Host", name: "routes", sig: "h.routes() -> [Route]", doc: "Routes of every table, both families (`ip route show table all`).", example: "let main = h.routes().filter(|r| r.table == \"main\");" },
     Doc { on: "Host", name: "default_route", sig: "h.default_route(family) -> Route | ()", doc: "The main table's default route for `inet` or `inet6` (lowest metric).", example: "if h.default_route(\"inet\") == () { ... }" },
     Doc { on: "Host", name: "route_get", sig: "h.route_get(ip) -> Lookup | ()", doc: "Kernel route lookup for a packet the host sends: ip rules (or local, main, default), longest prefix; () when routes were not collected.", example: "let l = h.route_get(\"10.96.0.1\"); if !l.routable { ... }" },
+    Doc { on: "Host", name: "unroutable", sig: "h.unroutable(ips) -> [Lookup] | ()", doc: "Batch route lookup: the lookups of the given addresses that are not routable (native, for thousands of ClusterIPs); () when routes were not collected.", example: "for l in h.unroutable(all_cluster_ips) { ... l.dst ... }" },
     Doc { on: "Host", name: "sysctl", sig: "h.sysctl(key) -> string | ()", doc: "A sysctl value.", example: "if h.sysctl(\"net.ipv4.ip_forward\") == \"0\" { ... }" },
     Doc { on: "Host", name: "sysctl_keys", sig: "h.sysctl_keys(prefix) -> [string]", doc: "Sysctl keys starting with a prefix.", example: "h.sysctl_keys(\"net.bridge.\").is_empty()" },
     Doc { on: "Host", name: "pod_resolv_conf", sig: "h.pod_resolv_conf() -> #{known, file, how, nameservers: [#{address, line, loopback}], reason}", doc: "The resolv.conf the kubelet hands pods (kubelet-resolv.conf, --resolv-conf, resolvConf, default /etc/resolv.conf); `known` false with a `reason` when it cannot be told.", example: "let r = h.pod_resolv_conf(); if !r.known { g.skip(h.subject(), r.reason); }" },
@@ -629,6 +630,20 @@ fn register_host(engine: &mut Engine) {
             let l = h.g.route_get(h.name(), ip);
             trace(|| format!("Node/{}", h.name()), || format!("route_get({ip}) → {}", l.as_ref().map_or("routes not collected".to_string(), |l| l.reason.clone())));
             Ok(l.map_or(Dynamic::UNIT, lookup_map))
+        })
+        .register_fn("unroutable", |h: &mut HostRef, ips: Array| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            let mut failed = Array::new();
+            for ip in &ips {
+                let text = ip.clone().into_string().map_err(|t| format!("unroutable() takes an array of IP strings, got {t}"))?;
+                let ip = parse_ip_arg(&text)?;
+                match h.g.routable(h.name(), ip) {
+                    None => return Ok(Dynamic::UNIT),
+                    Some(false) => failed.extend(h.g.route_get(h.name(), ip).map(Dynamic::from)),
+                    Some(true) => {}
+                }
+            }
+            trace(|| format!("Node/{}", h.name()), || format!("unroutable({} addresses) → {} unroutable", ips.len(), failed.len()));
+            Ok(Dynamic::from_array(failed))
         })
         .register_fn("sysctl", |h: &mut HostRef, key: &str| -> Dynamic {
             trace_host(h, || format!("sysctl({key:?})"), opt(h.host().and_then(|x| x.sysctl.get()).and_then(|m| m.get(key)).cloned()))

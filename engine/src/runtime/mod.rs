@@ -348,7 +348,10 @@ impl Runtime {
             }
             ran += 1;
             let p = cfg.params.get(&rule.meta.id).map(|m| Arc::new(m.clone())).unwrap_or_else(|| empty.clone());
-            match self.run_rule(rule, graph, &p) {
+            let t = Instant::now();
+            let result = self.run_rule(rule, graph, &p);
+            report.timings.push((rule.meta.id.clone(), t.elapsed().as_secs_f64(), result.is_err()));
+            match result {
                 Ok(out) => {
                     report.findings.extend(out.findings);
                     report.skipped.extend(out.skipped);
