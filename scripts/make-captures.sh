@@ -21,8 +21,19 @@
 # Not tool output, written from heredocs: resolv.conf, kubelet-resolv.conf,
 # kubelet-config.yaml, subnet.env, ipvs.txt (this kernel has no IPVS: the
 # table is printed in `ipvsadm -Ln` layout from the Services/endpoints).
-# The cluster/ files, meta.json and README.md of each capture are hand-written
-# and not touched here.
+# The cluster/ files, meta.json and README.md of healthy-flannel, seed-001 and
+# seed-004-dns-loop are hand-written and not touched here.
+#
+# The other captures (seed-000, seed-002, seed-003, seed-004,
+# healthy-flannel-hostgw, healthy-calico, healthy-extras, combined-faults) are
+# modelled in scripts/captures/: <capture>.py describes the cluster once (Nodes,
+# Pods, Services, host tables, faults) and scripts/captures/kube.py renders
+# cluster/*.json, meta.json, the non-tool node files and the iptables/ipset
+# input from it, so endpoints, kube-proxy rules and IPVS tables always agree
+# with the Pods; <capture>.sh builds the hosts here and captures them (their
+# ip dumps are made byte-stable: bridge timers, neighbour hash order). Their
+# README.md is hand-written and kept; everything else in them is rewritten.
+# seed-000 also uses a real etcd with --enable-v2 (flannel's v2 keys).
 #
 # Stand-ins (the kernel used has no IPVS, ipip or dummy devices): a bridge
 # named kube-ipvs0 (kept down, NOARP, like kube-proxy's dummy) holds the
@@ -30,9 +41,12 @@
 # ipip device. Readers identify both by name.
 #
 # Requirements: root, iproute2, iptables, ipset, procps (sysctl), etcd-server
-# and etcd-client (etcd, etcdctl), curl. Netns names start with "ndcap-"; all
-# namespaces and the etcd process are removed on exit. Idempotent: re-running
-# rewrites the same files (ifindex-like and timer fields may differ).
+# and etcd-client (etcd, etcdctl), curl, python3 (standard library only).
+# Netns names start with "ndcap-"; all namespaces, work directories and the
+# etcd process are removed on exit. Idempotent: re-running rewrites the same
+# files (in the three hand-written captures, timer fields and the neighbour
+# table's order may differ). Arguments name the captures to regenerate
+# (default: all), e.g. `make-captures.sh seed-000 healthy-calico`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -415,7 +415,8 @@ impl ClusterReader {
             }
             ("kube-system", "kubeadm-config") => {
                 facts.mark_collected("configmap/kubeadm-config", source);
-                if let Some(conf) = data("ClusterConfiguration") {
+                // kubeadm < 1.12 stored the same document as MasterConfiguration.
+                if let Some(conf) = data("ClusterConfiguration").or_else(|| data("MasterConfiguration")) {
                     let y: serde_yaml::Value = serde_yaml::from_str(conf).map_err(|e| shape(format!("{path}.data.ClusterConfiguration"), format!("ClusterConfiguration YAML ({e})")))?;
                     let nets = |k: &str| -> Vec<ipnet::IpNet> {
                         y.get("networking").and_then(|n| n.get(k)).and_then(serde_yaml::Value::as_str).map(|s| s.split(',').filter_map(net::parse_net).collect()).unwrap_or_default()

@@ -31,7 +31,7 @@ N4_MISSES = "n3"
 
 
 def build() -> Cluster:
-    c = Cluster("combined-faults", AT, "1.28", cluster_cidr=NETWORK)
+    c = Cluster("combined-faults", AT, "1.28")
     for name, (ip, *_r) in HOSTS.items():
         created = "2024-06-20T09:10:00Z" if name == "n3" else (CREATED if name == CP else shift(CREATED, minutes=15))
         n = Node(name, ip, created, role="control-plane" if name == CP else "",

@@ -29,7 +29,7 @@ def addr(block: str, i: int) -> str:
 
 
 def build() -> Cluster:
-    c = Cluster("healthy-calico", AT, "1.28", cluster_cidr=POOL)
+    c = Cluster("healthy-calico", AT, "1.28")
     for name, (ip, _m, _t, blocks, podcidr) in HOSTS.items():
         n = Node(name, ip, CREATED if name == CP else shift(CREATED, minutes=7), role="control-plane" if name == CP else "",
                  pod_cidr=podcidr, ready_since=shift(BOOT, minutes=1), os_image="Ubuntu 22.04.4 LTS", kernel="5.15.0-97-generic",
@@ -95,9 +95,8 @@ def build() -> Cluster:
         ifaces = [cali_ifname(p.namespace, p.name) for p in c.pods if p.node == name and not p.host_network]
         t = Tables()
         t.merge(kubelet_iptables((1, 28)))
-        frag, _ = calico_iptables(ifaces, POOL, True, name)
-        t.merge(frag)
-        t.merge(kube_proxy_iptables(c, ip, "modern", POOL))
+        t.merge(calico_iptables(ifaces, True))
+        t.merge(kube_proxy_iptables(c, "modern", POOL))
         h.iptables = t.text()
         h.ipset = calico_ipsets([POOL], hostnets)
     return c

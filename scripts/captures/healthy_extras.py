@@ -58,7 +58,7 @@ def pod_ip(node: str, i: int) -> str:
 
 
 def build() -> Cluster:
-    c = Cluster("healthy-extras", AT, "1.28", cluster_cidr=NETWORK)
+    c = Cluster("healthy-extras", AT, "1.28")
     for name, (ip, *_r) in NODES.items():
         n = Node(name, ip, CREATED if name == CP else shift(CREATED, minutes=11), role="control-plane" if name == CP else "",
                  ready_since=shift(BOOT, minutes=1), os_image="Debian GNU/Linux 12 (bookworm)", kernel="6.1.0-21-amd64",

@@ -27,7 +27,7 @@ def pod_ip(node: str, i: int) -> str:
 
 
 def build() -> Cluster:
-    c = Cluster("healthy-flannel-hostgw", AT, "1.27", cluster_cidr=NETWORK)
+    c = Cluster("healthy-flannel-hostgw", AT, "1.27")
     for name, (ip, *_rest) in HOSTS.items():
         n = Node(name, ip, CREATED if name == CP else shift(CREATED, minutes=6), role="control-plane" if name == CP else "",
                  ready_since=shift(BOOT, minutes=1), os_image="Debian GNU/Linux 12 (bookworm)", kernel="6.1.0-18-amd64",
@@ -92,7 +92,7 @@ def build() -> Cluster:
         t = Tables().add("filter", policies={"FORWARD": "DROP"})
         t.merge(docker_iptables())
         t.merge(kubelet_iptables((1, 27)))
-        t.merge(kube_proxy_iptables(c, ip, "modern", NETWORK))
+        t.merge(kube_proxy_iptables(c, "modern", NETWORK))
         t.merge(flannel_iptables(NETWORK, f"{net}/24", "new"))
         h.iptables = t.text()
     return c

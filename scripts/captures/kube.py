@@ -148,9 +148,6 @@ class Pod:
     qos: str = "BestEffort"
     tolerations: list | None = None
     node_selector: dict | None = None
-    not_ready_reason: str = ""  # Ready condition reason/message override
-    not_ready_message: str = ""
-    pending_reason: str = ""
 
 
 @dataclass
@@ -180,7 +177,6 @@ class Node:
     taints: list = field(default_factory=list)
     conditions: list | None = None  # full override
     ready_since: str = ""
-    not_ready: tuple | None = None  # (since, reason, message, heartbeat): kubelet-reported
     kubelet_stopped: str | None = None  # time of last heartbeat: node controller marks Unknown
     disk_pressure_since: str | None = None
     network_unavailable: tuple | None = None  # (reason, message, since) e.g. CalicoIsUp
@@ -204,7 +200,7 @@ class Host:
     subnet_env: str | None = None
     ipvs: str | None = None  # "auto": from Services; "empty": headers only; None: not captured
     ipvs_local: list = field(default_factory=list)  # addresses NodePorts bind to
-    ipvs_stale: dict = field(default_factory=dict)  # (ns, name) -> [ready IPs as this host last saw them]
+    ipvs_stale: dict = field(default_factory=dict)  # (ns, name) -> [(ip, port)]: the backends this host's kube-proxy last saw
     iptables: str | None = None  # restore input
     ipset: str | None = None
     extra_files: dict = field(default_factory=dict)
@@ -218,24 +214,17 @@ class Cluster:
     nodes: list = field(default_factory=list)
     pods: list = field(default_factory=list)
     services: list = field(default_factory=list)
-    configmaps: list = field(default_factory=list)  # raw ConfigMap dicts
+    configmaps: list = field(default_factory=list)  # (namespace, name, data, labels, created)
     component_statuses: list | None = None  # [(name, healthy, message)]
     calico: list = field(default_factory=list)  # raw CRD objects
     extra_cluster_files: dict = field(default_factory=dict)  # file -> text, or a function of the Renderer
     extra_files: dict = field(default_factory=dict)  # path relative to the capture -> text (unknown files)
     hosts: dict = field(default_factory=dict)  # name -> Host
     etcd: list = field(default_factory=list)  # (key, value, ttl)
-    cluster_cidr: str = ""
 
     # -- helpers used by the capture descriptions --
     def v(self) -> tuple[int, int]:
         return version_tuple(self.version)
-
-    def pod(self, namespace: str, name: str) -> Pod:
-        return next(p for p in self.pods if p.namespace == namespace and p.name == name)
-
-    def service(self, namespace: str, name: str) -> Service:
-        return next(s for s in self.services if s.namespace == namespace and s.name == name)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -368,8 +357,6 @@ class Renderer:
         alloc = dict(cap)
         alloc["memory"] = str(int(cap["memory"].rstrip("Ki")) - 102400) + "Ki"
         alloc["ephemeral-storage"] = str(int(int(cap["ephemeral-storage"].rstrip("Ki")) * 1024 * 0.9))
-        if self.v < (1, 10):
-            alloc.pop("hugepages-1Gi", None)
         status = {
             "addresses": [{"address": n.ip, "type": "InternalIP"}] + n.extra_addresses + [{"address": n.name, "type": "Hostname"}],
             "allocatable": alloc,
@@ -409,20 +396,15 @@ class Renderer:
         else:
             rows.append(("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", since))
         rows.append(("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", since))
-        if n.not_ready:
-            t, reason, msg = n.not_ready
-            rows.append(("Ready", "False", reason, msg, t))
-        else:
-            rows.append(("Ready", "True", "KubeletReady", "kubelet is posting ready status", since))
+        rows.append(("Ready", "True", "KubeletReady", "kubelet is posting ready status", since))
         for (typ, status, reason, msg, t) in rows:
-            heartbeat = hb
             if n.kubelet_stopped:
                 out.append({"lastHeartbeatTime": n.kubelet_stopped,
                             "lastTransitionTime": shift(n.kubelet_stopped, seconds=41),
                             "message": "Kubelet stopped posting node status.", "reason": "NodeStatusUnknown",
                             "status": "Unknown", "type": typ})
                 continue
-            out.append({"lastHeartbeatTime": heartbeat, "lastTransitionTime": t, "message": msg, "reason": reason,
+            out.append({"lastHeartbeatTime": hb, "lastTransitionTime": t, "message": msg, "reason": reason,
                         "status": status, "type": typ})
         return out
 
@@ -570,7 +552,7 @@ class Renderer:
                  "reason": "ContainersNotReady", "status": "False", "type": "ContainersReady"},
                 {"lastProbeTime": None, "lastTransitionTime": started, "status": "True", "type": "PodScheduled"}],
                 "containerStatuses": [{"image": c.image, "imageID": "", "lastState": {}, "name": c.name, "ready": False,
-                                       "restartCount": 0, "state": {"waiting": {"reason": p.pending_reason or "ContainerCreating"}}}
+                                       "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}
                                       for c in p.containers],
                 "hostIP": host_ip, "phase": "Pending", "qosClass": p.qos, "startTime": started}
             if self.v >= (1, 20):
@@ -587,9 +569,6 @@ class Renderer:
                 for cnd in (cond_ready, cond_cr):
                     cnd["message"] = f"containers with unready status: [{' '.join(unready)}]"
                     cnd["reason"] = "ContainersNotReady"
-            if p.not_ready_message:
-                cond_ready["message"] = p.not_ready_message
-                cond_ready["reason"] = p.not_ready_reason
             if not unready:
                 # only the node controller marked it: containers report ready
                 cond_cr["status"] = "True"
@@ -799,11 +778,10 @@ def svc_port_name(s: Service, pt: Port) -> str:
     return f"{s.namespace}/{s.name}" + (f":{pt.name}" if pt.name else "")
 
 
-def kube_proxy_iptables(c: Cluster, node_ip: str, flavor: str, cluster_cidr: str, skip: bool = False) -> dict:
-    """kube-proxy iptables-mode rules as (table -> (chains, rules)). flavor: 'legacy' (<= 1.19) or 'modern' (>= 1.26)."""
-    nat_chains, nat_rules, filt_chains, filt_rules = [], [], [], []
-    if skip:
-        return {"nat": (nat_chains, nat_rules), "filter": (filt_chains, filt_rules)}
+def kube_proxy_iptables(c: Cluster, flavor: str, cluster_cidr: str) -> dict:
+    """kube-proxy iptables-mode rules as (table -> (chains, rules)), from the Services and their
+    ready endpoints. flavor: 'legacy' (v1.11 - v1.21 layout) or 'modern' (v1.26+: KUBE-EXT chains)."""
+    nat_chains, filt_chains = [], []
     svc_rules, np_rules, reject, chain_rules = [], [], [], []
     svcs = sorted([s for s in c.services if s.cluster_ip and s.cluster_ip != "None"], key=lambda s: (s.namespace, s.name))
     for s in svcs:
@@ -1343,7 +1321,6 @@ def kube_proxy_ipvs(c: Cluster, h: Host, cluster_cidr: str, version: tuple) -> t
             continue
         ready, _nr, _p = c.endpoints(s)
         ips = h.ipvs_stale.get((s.namespace, s.name))
-        eps = [(ip, c.target_port(s, pt, p)) for ip, p in ready for pt in s.ports][:0]
         for pt in s.ports:
             entries["KUBE-CLUSTER-IP"].append(f"{s.cluster_ip},{pt.protocol.lower()}:{pt.port}")
             if pt.node_port:
@@ -1353,7 +1330,6 @@ def kube_proxy_ipvs(c: Cluster, h: Host, cluster_cidr: str, version: tuple) -> t
                 # hairpin: endpoints on this host
                 if ip in h.attrs.get("LOCAL_PODS", "").split():
                     entries["KUBE-LOOP-BACK"].append(f"{ip},{pt.protocol.lower()}:{tp},{ip}")
-        del eps
     if version >= (1, 24):
         for a in sorted({s.cluster_ip for s in c.services if s.cluster_ip and s.cluster_ip != "None"}) + list(h.ipvs_local):
             entries["KUBE-IPVS-IPS"].append(a)
@@ -1432,7 +1408,7 @@ def kube_proxy_ipvs(c: Cluster, h: Host, cluster_cidr: str, version: tuple) -> t
     return {"nat": (nat_c, nat_r), "filter": (filt_c, filt_r)}, ipset
 
 
-def calico_iptables(pods_ifaces: list, pool: str, ipip: bool, node: str, felix31: bool = False) -> tuple[dict, str]:
+def calico_iptables(pods_ifaces: list, ipip: bool, felix31: bool = False) -> dict:
     """Felix's top-level chains (a representative subset: dispatch to per-workload
     chains, IPIP accept from Calico hosts, NAT outgoing). felix31: Calico <= 3.1 also
     accepts workload traffic outright at the end of cali-FORWARD."""
@@ -1521,7 +1497,7 @@ def calico_iptables(pods_ifaces: list, pool: str, ipip: bool, node: str, felix31
              f"-A cali-PREROUTING {com('raw', 'pre', 'rpf')} -m mark --mark 0x40000/0x40000 -m rpfilter --invert -j DROP",
              f"-A cali-PREROUTING {com('raw', 'pre', 'hep')} -m mark --mark 0x0/0x40000 -j cali-from-host-endpoint",
              f"-A cali-PREROUTING {com('raw', 'pre', 'accept')} -m mark --mark 0x10000/0x10000 -j ACCEPT"]
-    return {"raw": (raw_c, raw_r), "mangle": (mangle_c, mangle_r), "filter": (filt_c, filt_r), "nat": (nat_c, nat_r)}, ""
+    return {"raw": (raw_c, raw_r), "mangle": (mangle_c, mangle_r), "filter": (filt_c, filt_r), "nat": (nat_c, nat_r)}
 
 
 def calico_ipsets(pools: list, hosts: list) -> str:
@@ -1535,11 +1511,6 @@ def calico_ipsets(pools: list, hosts: list) -> str:
 
 
 # ------------------------------------------------------ standard workloads --
-def pod_hash(*parts: str, n: int = 10) -> str:
-    """A pod-template-hash / controller-revision-hash looking value."""
-    return suffix("hash", *parts, n=n)
-
-
 def static_pods(c: Cluster, node: str, version: str, repo: str, created: str, started: str, runtime_prefix: str = "") -> list:
     """kubeadm's mirror pods: etcd, kube-apiserver, kube-controller-manager, kube-scheduler."""
     v = version_tuple(version)

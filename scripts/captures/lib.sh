@@ -43,7 +43,8 @@ model_pods() {
 }
 
 # model_dataplane PFX HOST...: load each host's ipsets and iptables rules, then
-# capture it into nodes/HOST (iptables-save only where the model has rules)
+# capture it into nodes/HOST (iptables-save only where the model has rules) and
+# make the dumps byte-stable (render.py normalize: timers, hash-table order)
 model_dataplane() {
   local pfx=$1 n h nd
   shift
@@ -57,6 +58,7 @@ model_dataplane() {
       mv "$nd/iptables-save.txt.tmp" "$nd/iptables-save.txt"
     fi
     capture "$h" "$nd"
+    python3 "$CAPDIR/render.py" normalize "$nd"
   done
 }
 

@@ -4,10 +4,13 @@
   render.py CAPTURE OUTDIR WORKDIR   write CAPTURE's model files (module CAPTURE with - as _)
   render.py etcd-v2 CAPTURED_AT TSV  stdin: an etcd v2 GET body; stdout: the same body with
                                      each node's ttl/expiration as seen at CAPTURED_AT
+  render.py normalize NODEDIR        make a host's ip dumps byte-stable across runs
 """
 import importlib
+import ipaddress
 import json
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -35,8 +38,41 @@ def etcd_v2(captured_at: str):
 
 TTLS = {}
 
+TIMERS = re.compile(r'"(hello_timer|tcn_timer|topology_change_timer|gc_timer|hold_timer|message_age_timer|forward_delay_timer)":[0-9.]+')
+
+
+def normalize(d: str):
+    """What varies from run to run in real tool output, and nothing else: the bridge
+    timers (counting in real time; printed as a long-running bridge shows them, 0.00),
+    the neighbour table's hash order (sorted by device, then address), and the order
+    of routes that differ only in their device (IPv6 link-local addresses, whose
+    insertion order follows DAD completion)."""
+    for f in ("ip-link.json", "ip-addr.json"):
+        p = os.path.join(d, f)
+        with open(p) as fh:
+            t = fh.read()
+        with open(p, "w") as fh:
+            fh.write(TIMERS.sub(lambda m: f'"{m.group(1)}":0.00', t))
+    p = os.path.join(d, "ip-neigh.json")
+    neigh = json.load(open(p))
+    neigh.sort(key=lambda n: (n.get("dev", ""), ipaddress.ip_address(n["dst"]).version, int(ipaddress.ip_address(n["dst"]))))
+    open(p, "w").write(json.dumps(neigh, separators=(",", ":")) + "\n")
+    p = os.path.join(d, "ip-route.json")
+    routes = json.load(open(p))
+    out, i = [], 0
+    while i < len(routes):
+        j = i
+        key = lambda r: (r.get("type"), r.get("dst"), r.get("table"))
+        while j < len(routes) and key(routes[j]) == key(routes[i]):
+            j += 1
+        out += sorted(routes[i:j], key=lambda r: r.get("dev", ""))
+        i = j
+    open(p, "w").write(json.dumps(out, separators=(",", ":")) + "\n")
+
 if __name__ == "__main__":
-    if sys.argv[1] == "etcd-v2":
+    if sys.argv[1] == "normalize":
+        normalize(sys.argv[2])
+    elif sys.argv[1] == "etcd-v2":
         for line in open(sys.argv[3]):
             key, _value, ttl = line.rstrip("\n").split("\t")
             if int(ttl) > 0:

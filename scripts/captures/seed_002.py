@@ -6,7 +6,7 @@ See examples/captures/seed-002/README.md."""
 from kube import (Cluster, cali_ifname, Container, Node, Pod, Port, Service, Tables, calico_block, calico_ipsets, calico_iptables,
                   calico_pool, coredns_pods, corefile, daemon_pod, deployment_pods, docker_iptables, kube_dns_service,
                   kube_proxy_config, kube_proxy_iptables, kubeadm_config, kubelet_config, kubelet_iptables,
-                  kubernetes_service, pod_hash, shift, static_pods)
+                  kubernetes_service, shift, static_pods)
 
 AT = "2020-08-13T08:05:00Z"
 VERSION = "1.18.0"
@@ -33,7 +33,7 @@ def first(block: str, i: int) -> str:
 
 
 def build() -> Cluster:
-    c = Cluster("seed-002", AT, "1.18", cluster_cidr=POOL)
+    c = Cluster("seed-002", AT, "1.18")
     for name, (ip0, ip1, _m0, _m1, _mt, block, podcidr) in HOSTS.items():
         internal = ip1 if name == MASTER else ip0
         n = Node(name, internal, CREATED if name == MASTER else shift(CREATED, minutes=9), role="master" if name == MASTER else "",
@@ -108,10 +108,9 @@ def build() -> Cluster:
         t = Tables()
         t.merge(docker_iptables())
         t.merge(kubelet_iptables((1, 18)))
-        frag, _ = calico_iptables(ifaces, POOL, True, name)
-        t.merge(frag)
+        t.merge(calico_iptables(ifaces, True))
         if name != MASTER:
-            t.merge(kube_proxy_iptables(c, ip0, "legacy", POOL))
+            t.merge(kube_proxy_iptables(c, "legacy", POOL))
         h.iptables = t.text()
         h.ipset = calico_ipsets(pools, hostnets)
     return c

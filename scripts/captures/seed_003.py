@@ -72,7 +72,7 @@ unifiedControlPlaneImage: ""
 
 
 def build() -> Cluster:
-    c = Cluster("seed-003", AT, "1.11", cluster_cidr=POOL)
+    c = Cluster("seed-003", AT, "1.11")
     for name, (ip, _mac, _tm, block, kernel) in HOSTS.items():
         n = Node(name, ip, CREATED if name == MASTER else shift(CREATED, minutes=14), role="master" if name == MASTER else "",
                  pod_cidr=block, ready_since=shift(BOOT, minutes=2), os_image="CentOS Linux 7 (Core)", kernel=kernel,
@@ -164,9 +164,8 @@ def build() -> Cluster:
         t = Tables().add("filter", policies={"FORWARD": "DROP"})
         t.merge(docker_iptables())
         t.merge(kubelet_iptables((1, 11)))
-        frag, _ = calico_iptables(ifaces, POOL, True, name, felix31=True)
-        t.merge(frag)
-        t.merge(kube_proxy_iptables(c, ip, "legacy", POOL))
+        t.merge(calico_iptables(ifaces, True, felix31=True))
+        t.merge(kube_proxy_iptables(c, "legacy", POOL))
         h.iptables = t.text()
         h.ipset = calico_ipsets([POOL], hostnets)
     return c

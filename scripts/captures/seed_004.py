@@ -1,7 +1,7 @@
 """seed-004: the whole seed 004 checklist on one flannel (vxlan, kube-subnet-mgr)
 cluster, one fault per host. See examples/captures/seed-004/README.md."""
 
-from kube import (RESOLVED_STUB, RESOLVED_UPSTREAM, Cluster, Container, Node, Port, Service, Tables, coredns_pods, corefile,
+from kube import (RESOLVED_STUB, RESOLVED_UPSTREAM, Cluster, Node, Port, Service, Tables, coredns_pods, corefile,
                   daemon_pod, deployment_pods, flannel_iptables, kube_dns_service, kube_proxy_config, kube_proxy_iptables,
                   kubeadm_config, kubelet_config, kubelet_iptables, kubernetes_service, shift, static_pods, subnet_env)
 
@@ -25,7 +25,7 @@ OFFICE_ROUTE = ("w4", "192.168.2.0/24", "192.168.10.254")
 
 
 def build() -> Cluster:
-    c = Cluster("seed-004", AT, "1.21", cluster_cidr=NETWORK)
+    c = Cluster("seed-004", AT, "1.21")
     for name, (ip, _m, vtep, _cm, net) in HOSTS.items():
         n = Node(name, ip, CREATED if name == CP else shift(CREATED, minutes=20), role="control-plane" if name == CP else "",
                  pod_cidr=f"{net}/24", ready_since=shift(BOOT, minutes=1), os_image="Ubuntu 20.04.6 LTS",
@@ -94,7 +94,7 @@ def build() -> Cluster:
         h.subnet_env = subnet_env(NETWORK, f"{gw}/24", 1450)
         t = Tables()
         t.merge(kubelet_iptables((1, 21)))
-        t.merge(kube_proxy_iptables(c, ip, "legacy", NETWORK))
+        t.merge(kube_proxy_iptables(c, "legacy", NETWORK))
         t.merge(flannel_iptables(NETWORK, f"{net}/24", "old"))
         h.iptables = t.text()
     return c

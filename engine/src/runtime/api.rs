@@ -40,7 +40,8 @@ pub fn trace(subject: impl FnOnce() -> String, read: impl FnOnce() -> String) {
     });
 }
 
-fn short(d: &Dynamic) -> String {
+/// A value as `--explain` shows it, cut at 300 bytes.
+pub(super) fn short(d: &Dynamic) -> String {
     let s = match super::output::to_json(d) {
         serde_json::Value::String(s) => s,
         serde_json::Value::Null => "none".to_string(),
@@ -53,7 +54,8 @@ fn short(d: &Dynamic) -> String {
     }
 }
 
-fn trace_host<T: Clone + Into<Dynamic>>(h: &HostRef, call: impl FnOnce() -> String, out: T) -> T {
+/// Records a host read for `--explain` (free unless tracing) and returns the answer.
+pub(super) fn trace_host<T: Clone + Into<Dynamic>>(h: &HostRef, call: impl FnOnce() -> String, out: T) -> T {
     trace(|| format!("Node/{}", h.name()), || format!("{} → {}", call(), short(&out.clone().into())));
     out
 }
@@ -128,20 +130,34 @@ impl LeaseRef {
 }
 
 /// `()` for `None`.
-fn opt<T: rhai::Variant + Clone>(v: Option<T>) -> Dynamic {
+pub(super) fn opt<T: rhai::Variant + Clone>(v: Option<T>) -> Dynamic {
     v.map_or(Dynamic::UNIT, Dynamic::from)
 }
 
-fn opt_str(v: Option<&String>) -> Dynamic {
-    opt(v.cloned())
+/// `()` for `None`, else the text.
+pub(super) fn opt_str<S: AsRef<str>>(v: Option<S>) -> Dynamic {
+    v.map_or(Dynamic::UNIT, |s| Dynamic::from(s.as_ref().to_string()))
 }
 
-fn strings<I: IntoIterator<Item = S>, S: ToString>(it: I) -> Array {
+/// An array of strings.
+pub(super) fn strings<I: IntoIterator<Item = S>, S: ToString>(it: I) -> Array {
     it.into_iter().map(|s| Dynamic::from(s.to_string())).collect()
 }
 
-fn map_of<const N: usize>(pairs: [(&str, Dynamic); N]) -> Map {
+/// A map from literal pairs.
+pub(super) fn map_of<const N: usize>(pairs: [(&str, Dynamic); N]) -> Map {
     pairs.into_iter().map(|(k, v)| (k.into(), v)).collect()
+}
+
+/// A status condition as `#{type, status, reason, message, since}` (Node or Pod).
+pub(super) fn condition_map(c: &Condition) -> Map {
+    map_of([
+        ("type", c.kind.clone().into()),
+        ("status", c.status.clone().into()),
+        ("reason", opt_str(c.reason.as_ref())),
+        ("message", opt_str(c.message.as_ref())),
+        ("since", opt_str(c.last_transition.as_ref())),
+    ])
 }
 
 /// A subject map `#{kind, namespace, name, node}`.
@@ -696,15 +712,7 @@ fn register_node(engine: &mut Engine) {
         .register_get("labels", |n: &mut NodeRef| string_map(&n.n().labels))
         .register_get("ready", |n: &mut NodeRef| n.n().condition("Ready").is_some_and(|c| c.status == "True"))
         .register_fn("condition", |n: &mut NodeRef, kind: &str| -> Dynamic {
-            opt(n.n().condition(kind).map(|c| {
-                map_of([
-                    ("type", c.kind.clone().into()),
-                    ("status", c.status.clone().into()),
-                    ("reason", opt_str(c.reason.as_ref())),
-                    ("message", opt_str(c.message.as_ref())),
-                    ("since", opt_str(c.last_transition.as_ref())),
-                ])
-            }))
+            opt(n.n().condition(kind).map(condition_map))
         })
         .register_fn("subject", |n: &mut NodeRef| node_subject(&n.n().name))
         .register_fn("to_string", |n: &mut NodeRef| n.n().name.clone())

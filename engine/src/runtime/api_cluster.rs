@@ -5,10 +5,10 @@
 //! (`g.now()`), never from the clock of the machine evaluating.
 //! Every function registered here has an entry in [`DOCS`].
 
-use super::api::{trace, Doc, HostRef, PodRef};
+use super::api::{condition_map, map_of, opt, opt_str, trace, Doc, HostRef, PodRef};
 use super::output::Ctx;
 use crate::graph::Graph;
-use crate::model::{Condition, Pod};
+use crate::model::Pod;
 use rhai::{Array, Dynamic, Engine, Map};
 
 /// Documentation of every function registered by [`register`].
@@ -120,9 +120,9 @@ pub fn register(engine: &mut Engine) {
         .register_fn("cluster_subject", |_: &mut Ctx| -> Map {
             map_of([("kind", "Cluster".into()), ("namespace", Dynamic::UNIT), ("name", "cluster".into()), ("node", Dynamic::UNIT)])
         })
-        .register_fn("since", |c: &mut Ctx, ts: &str| -> Dynamic { opt_int(since(&c.g, ts)) })
+        .register_fn("since", |c: &mut Ctx, ts: &str| -> Dynamic { opt(since(&c.g, ts)) })
         .register_fn("since", |_: &mut Ctx, _: ()| Dynamic::UNIT)
-        .register_fn("rfc3339_seconds", |ts: &str| opt_int(rfc3339_seconds(ts)))
+        .register_fn("rfc3339_seconds", |ts: &str| opt(rfc3339_seconds(ts)))
         .register_fn("human_duration", human_duration)
         .register_fn("condition", |p: &mut PodRef, kind: &str| -> Dynamic {
             p.g.facts.pods[p.i].conditions.iter().find(|c| c.kind == kind).map_or(Dynamic::UNIT, |c| Dynamic::from_map(condition_map(c)))
@@ -144,36 +144,14 @@ fn cluster_label() -> String {
     "Cluster/cluster".to_string()
 }
 
-fn map_of<const N: usize>(pairs: [(&str, Dynamic); N]) -> Map {
-    pairs.into_iter().map(|(k, v)| (k.into(), v)).collect()
-}
-
-fn opt_str(v: Option<&str>) -> Dynamic {
-    v.map_or(Dynamic::UNIT, |s| Dynamic::from(s.to_string()))
-}
-
-fn opt_int(v: Option<i64>) -> Dynamic {
-    v.map_or(Dynamic::UNIT, Dynamic::from)
-}
-
-fn condition_map(c: &Condition) -> Map {
-    map_of([
-        ("type", c.kind.clone().into()),
-        ("status", c.status.clone().into()),
-        ("reason", opt_str(c.reason.as_deref())),
-        ("message", opt_str(c.message.as_deref())),
-        ("since", opt_str(c.last_transition.as_deref())),
-    ])
-}
-
 fn collector_map(g: &Graph, s: &crate::model::CollectorStatus) -> Map {
     map_of([
         ("name", s.name.clone().into()),
         ("up", s.up.into()),
         ("last_success", opt_str(s.last_success.as_deref())),
-        ("stale_after_seconds", opt_int(s.stale_after_seconds)),
+        ("stale_after_seconds", opt(s.stale_after_seconds)),
         ("error", opt_str(s.error.as_deref())),
-        ("age_seconds", opt_int(s.last_success.as_deref().and_then(|t| since(g, t)))),
+        ("age_seconds", opt(s.last_success.as_deref().and_then(|t| since(g, t)))),
     ])
 }
 
@@ -317,7 +295,7 @@ fn pod_health(p: &Pod) -> Map {
         ("container", opt_str(culprit.map(|c| c.name.as_str()))),
         ("restarts", restarts.into()),
         ("last_reason", opt_str(last_reason.as_deref())),
-        ("exit_code", opt_int(culprit.and_then(|c| c.exit_code))),
+        ("exit_code", opt(culprit.and_then(|c| c.exit_code))),
         ("text", text.into()),
     ])
 }
@@ -350,10 +328,10 @@ fn dataplane_state(g: &Graph, t: usize) -> Map {
         .map(|t| t.chains.get("nat").map_or(0, |c| c.keys().filter(|k| k.starts_with("KUBE-SVC-")).count()) as i64);
     map_of([
         ("captured", host.is_some().into()),
-        ("routes", opt_int(routes.map(|r| r.0))),
-        ("pod_routes", opt_int(routes.map(|r| r.1))),
-        ("ipvs_virtual_servers", opt_int(vs)),
-        ("kube_svc_chains", opt_int(svc)),
+        ("routes", opt(routes.map(|r| r.0))),
+        ("pod_routes", opt(routes.map(|r| r.1))),
+        ("ipvs_virtual_servers", opt(vs)),
+        ("kube_svc_chains", opt(svc)),
         ("proxy_mode", g.host_proxy_mode(name).into()),
     ])
 }
