@@ -20,7 +20,7 @@ fn main() {
     let set = rt.load(netdoctor_rules::BUILTIN, &[]);
     println!("engine start + compiling {} built-in rules: {:.2} ms (once per process)", set.rules.len(), t0.elapsed().as_secs_f64() * 1e3);
     println!("{:<20} {:>6} {:>6} {:>10} {:>10} {:>10} {:>10} {:>12}", "capture", "hosts", "pods", "read ms", "eval ms", "total p50", "total p90", "p50/100ms");
-    for name in ["healthy-flannel", "seed-001", "seed-004-dns-loop"] {
+    for name in ["healthy-flannel", "healthy-calico", "seed-000", "seed-001", "seed-004", "combined-faults"] {
         let dir = root.join(name);
         let mut read = Vec::new();
         let mut evals = Vec::new();

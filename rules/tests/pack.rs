@@ -424,3 +424,28 @@ fn dataplane_rules_on_seed_003_and_004() {
     assert_eq!(f.evidence["peer_node"], "w2");
     assert_eq!(f.evidence["expected_route"], "192.168.2.0/24 via 192.168.2.0 dev flannel.1 onlink");
 }
+
+#[test]
+fn dataplane_rules_on_the_other_healthy_captures_and_combined_faults() {
+    for c in ["healthy-flannel", "healthy-calico", "healthy-flannel-hostgw", "healthy-extras"] {
+        let r = eval(&example(c));
+        assert_eq!(dataplane_ids(&r), Vec::<String>::new(), "{c}");
+        // healthy-extras: only node3 (a Node with no folder) may be skipped.
+        let skipped: Vec<_> = r.skipped.iter().filter(|s| DATAPLANE_RULES.contains(&s.rule.as_str()) && s.subject.name != "node3").collect();
+        assert!(skipped.is_empty(), "{c}: {skipped:?}");
+    }
+    let r = eval(&example("combined-faults"));
+    assert_eq!(
+        dataplane_ids(&r),
+        vec![
+            "flannel-route-missing Node/n4 -> FlannelLease//10.244.3.0/24",
+            "flannel-subnet-mismatch Node/n5",
+            "flannel-vtep-mac-mismatch Node/cp",
+        ]
+    );
+    assert!(r.skipped.iter().all(|s| !DATAPLANE_RULES.contains(&s.rule.as_str())), "{:?}", r.skipped);
+    let f = of(&r, "flannel-vtep-mac-mismatch")[0];
+    assert!(f.related.is_none());
+    assert_eq!(f.evidence["published_vtep_mac"], "d6:5c:0e:19:a3:10");
+    assert_eq!(f.evidence["device_mac"], "4a:f0:8d:22:71:10");
+}

@@ -45,6 +45,7 @@ const TYPE_ORDER: &[(&str, &str)] = &[
     ("Link", "One interface of `ip -d link`."),
     ("Addr", "One address of `ip addr`."),
     ("Lookup", "The answer of `h.route_get(ip)`."),
+    ("ProxyTable", "A host's kube-proxy dataplane (`h.proxy_table()`): IPVS virtual servers and kube-proxy's iptables chains mapped to Services."),
 ];
 
 fn table(out: &mut String, docs: &[&Doc]) {
