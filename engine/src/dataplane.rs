@@ -548,7 +548,7 @@ impl Graph {
 
     /// The node a pod IP belongs to (hostNetwork pods excluded), by linear scan.
     pub fn pod_by_ip(&self, ip: IpAddr) -> Option<usize> {
-        self.facts.pods.iter().position(|p| !p.host_network && p.pod_ips.contains(&ip))
+        self.pod_by_ip.get(&ip).copied()
     }
 
     /// Pods in the Service's namespace whose labels match its selector.

@@ -39,6 +39,8 @@ pub struct Graph {
     pub target_by_name: HashMap<String, usize>,
     pub node_by_name: HashMap<String, usize>,
     pub pods_by_node: HashMap<String, Vec<usize>>,
+    /// Pod IP → pod, for pods not on the host network.
+    pub pod_by_ip: HashMap<IpAddr, usize>,
     pub service_by_ip: HashMap<IpAddr, usize>,
     pub service_by_key: HashMap<(String, String), usize>,
     pub endpoints_by_service: HashMap<(String, String), usize>,
@@ -96,6 +98,11 @@ impl Graph {
         for (i, p) in g.facts.pods.iter().enumerate() {
             if let Some(n) = &p.node {
                 g.pods_by_node.entry(n.clone()).or_default().push(i);
+            }
+            if !p.host_network {
+                for ip in &p.pod_ips {
+                    g.pod_by_ip.insert(*ip, i);
+                }
             }
         }
         for (i, s) in g.facts.services.iter().enumerate() {

@@ -101,10 +101,12 @@ pub struct LeaseRef {
 }
 
 impl HostRef {
-    fn name(&self) -> &str {
+    /// The host (or Node) name.
+    pub(super) fn name(&self) -> &str {
         &self.g.targets[self.t].name
     }
-    fn host(&self) -> Option<&Host> {
+    /// The captured host facts, when the host was captured.
+    pub(super) fn host(&self) -> Option<&Host> {
         self.g.targets[self.t].host.map(|h| &self.g.facts.hosts[h])
     }
 }

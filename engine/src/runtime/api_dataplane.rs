@@ -1,11 +1,11 @@
 //! Rule API extension: service dataplane (IPVS, iptables), flannel and Calico helpers.
 //! Every function registered here has an entry in [`DOCS`].
 
-use super::api::{Doc, HostRef, LeaseRef, PodRef, ServiceRef};
+use super::api::{map_of, opt, strings, trace_host as traced, Doc, HostRef, LeaseRef, PodRef, ServiceRef};
 use super::output::Ctx;
 use crate::dataplane::{ForwardAccept, ProxyIndex};
 use crate::graph::Graph;
-use crate::model::{Host, Route};
+use crate::model::Route;
 use crate::net;
 use rhai::{Array, Dynamic, Engine, Map};
 use std::sync::Arc;
@@ -51,45 +51,6 @@ pub const DOCS: &[Doc] = &[
     Doc { on: "Service", name: "selected_pods", sig: "s.selected_pods() -> array of Pod", doc: "Pods in the Service's namespace whose labels match its selector (empty without a selector).", example: "s.selected_pods().filter(|p| !p.ready)" },
     Doc { on: "Lease", name: "backend", sig: "l.backend -> string", doc: "The lease's backend: its own BackendType, else the flannel config's (\"\" when neither is known).", example: "if l.backend == \"vxlan\" { ... }" },
 ];
-
-fn map_of<const N: usize>(pairs: [(&str, Dynamic); N]) -> Map {
-    pairs.into_iter().map(|(k, v)| (k.into(), v)).collect()
-}
-
-fn opt<T: rhai::Variant + Clone>(v: Option<T>) -> Dynamic {
-    v.map_or(Dynamic::UNIT, Dynamic::from)
-}
-
-fn strings<I: IntoIterator<Item = S>, S: ToString>(it: I) -> Array {
-    it.into_iter().map(|s| Dynamic::from(s.to_string())).collect()
-}
-
-fn short(d: &Dynamic) -> String {
-    let s = match super::output::to_json(d) {
-        serde_json::Value::String(s) => s,
-        serde_json::Value::Null => "none".to_string(),
-        v => v.to_string(),
-    };
-    if s.len() > 300 {
-        format!("{}…", &s[..s.floor_char_boundary(300)])
-    } else {
-        s
-    }
-}
-
-/// Records a read for `--explain` (free unless tracing) and returns the answer.
-fn traced<T: Clone + Into<Dynamic>>(h: &HostRef, call: impl FnOnce() -> String, out: T) -> T {
-    super::api::trace(|| format!("Node/{}", host_name(h)), || format!("{} → {}", call(), short(&out.clone().into())));
-    out
-}
-
-fn host_of(h: &HostRef) -> Option<&Host> {
-    h.g.targets[h.t].host.map(|i| &h.g.facts.hosts[i])
-}
-
-fn host_name(h: &HostRef) -> &str {
-    &h.g.targets[h.t].name
-}
 
 fn accept_list(v: &[ForwardAccept]) -> Array {
     v.iter()
@@ -152,9 +113,9 @@ pub fn register(engine: &mut Engine) {
 
     engine
         .register_fn("proxy_table", |h: &mut HostRef| {
-            let idx = h.g.proxy_index(host_name(h));
+            let idx = h.g.proxy_index(h.name());
             super::api::trace(
-                || format!("Node/{}", host_name(h)),
+                || format!("Node/{}", h.name()),
                 || {
                     format!(
                         "proxy_table() → mode {:?}, {} IPVS virtual servers, {} KUBE-SVC chains",
@@ -167,9 +128,9 @@ pub fn register(engine: &mut Engine) {
             ProxyTableRef { g: h.g.clone(), idx: Arc::new(idx) }
         })
         .register_fn("forward_chain", |h: &mut HostRef| -> Dynamic {
-            let f = h.g.forward_analysis(host_name(h));
+            let f = h.g.forward_analysis(h.name());
             super::api::trace(
-                || format!("Node/{}", host_name(h)),
+                || format!("Node/{}", h.name()),
                 || match &f {
                     Some(f) => format!("forward_chain() → policy {}, {} pod ACCEPTs, {} other ACCEPTs", f.policy, f.accepts.len(), f.not_counted.len()),
                     None => "forward_chain() → none".to_string(),
@@ -185,10 +146,10 @@ pub fn register(engine: &mut Engine) {
             }
         })
         .register_fn("iptables_policy", |h: &mut HostRef, table: &str, chain: &str| -> Dynamic {
-            traced(h, || format!("iptables_policy({table:?}, {chain:?})"), opt(host_of(h).and_then(|x| x.iptables.get()).and_then(|t| t.chains.get(table)).and_then(|c| c.get(chain)).cloned()))
+            traced(h, || format!("iptables_policy({table:?}, {chain:?})"), opt(h.host().and_then(|x| x.iptables.get()).and_then(|t| t.chains.get(table)).and_then(|c| c.get(chain)).cloned()))
         })
         .register_fn("neighbours", |h: &mut HostRef| -> Array {
-            host_of(h)
+            h.host()
                 .and_then(|x| x.neighbours.get())
                 .into_iter()
                 .flatten()
@@ -203,7 +164,7 @@ pub fn register(engine: &mut Engine) {
                 .collect()
         })
         .register_fn("fdb", |h: &mut HostRef| -> Array {
-            host_of(h)
+            h.host()
                 .and_then(|x| x.fdb.get())
                 .into_iter()
                 .flatten()
@@ -219,7 +180,7 @@ pub fn register(engine: &mut Engine) {
                 .collect()
         })
         .register_fn("subnet_env", |h: &mut HostRef| -> Dynamic {
-            match host_of(h).and_then(|x| x.subnet_env.get()) {
+            match h.host().and_then(|x| x.subnet_env.get()) {
                 Some(e) => Dynamic::from_map(map_of([
                     ("network", opt(e.network.map(|n| n.to_string()))),
                     ("subnet", opt(e.subnet.clone())),
@@ -229,12 +190,12 @@ pub fn register(engine: &mut Engine) {
                 None => Dynamic::UNIT,
             }
         })
-        .register_fn("flannel_device", |h: &mut HostRef| traced(h, || "flannel_device()".to_string(), opt(h.g.flannel_device(host_name(h)).cloned())))
-        .register_fn("runs_flannel", |h: &mut HostRef| traced(h, || "runs_flannel()".to_string(), opt(h.g.runs_flannel(host_name(h)))))
+        .register_fn("flannel_device", |h: &mut HostRef| traced(h, || "flannel_device()".to_string(), opt(h.g.flannel_device(h.name()).cloned())))
+        .register_fn("runs_flannel", |h: &mut HostRef| traced(h, || "runs_flannel()".to_string(), opt(h.g.runs_flannel(h.name()))))
         .register_fn("flannel_route", |h: &mut HostRef, l: LeaseRef| -> Map {
-            let r = h.g.flannel_route(host_name(h), l.i);
+            let r = h.g.flannel_route(h.name(), l.i);
             super::api::trace(
-                || format!("Node/{}", host_name(h)),
+                || format!("Node/{}", h.name()),
                 || format!("flannel_route({}) → {} ({})", h.g.leases[l.i].subnet, if r.ok { "present" } else { "missing" }, r.expected),
             );
             map_of([
@@ -245,10 +206,10 @@ pub fn register(engine: &mut Engine) {
                 ("found", r.found.into_iter().map(Dynamic::from).collect::<Array>().into()),
             ])
         })
-        .register_fn("runs_calico", |h: &mut HostRef| traced(h, || "runs_calico()".to_string(), opt(h.g.runs_calico(host_name(h)))))
+        .register_fn("runs_calico", |h: &mut HostRef| traced(h, || "runs_calico()".to_string(), opt(h.g.runs_calico(h.name()))))
         .register_fn("block_route", |h: &mut HostRef, cidr: &str| -> Result<Map, Box<rhai::EvalAltResult>> {
             let block = net::parse_net(cidr).ok_or_else(|| format!("not a CIDR: {cidr:?}"))?;
-            let r = h.g.block_route(host_name(h), block);
+            let r = h.g.block_route(h.name(), block);
             let kind = match &r {
                 None => "none".to_string(),
                 Some(r) if r.kind != "unicast" => r.kind.clone(),
@@ -257,9 +218,9 @@ pub fn register(engine: &mut Engine) {
             };
             Ok(traced(h, || format!("block_route({cidr})"), map_of([("kind", kind.into()), ("route", opt(r))])))
         })
-        .register_fn("overlay_device", |h: &mut HostRef| traced(h, || "overlay_device()".to_string(), opt(h.g.overlay_device(host_name(h)).cloned())))
-        .register_fn("route_egress", |h: &mut HostRef, r: Route| traced(h, || format!("route_egress({})", r.text()), opt(h.g.route_egress(host_name(h), &r))))
-        .register_fn("addr_dev", |h: &mut HostRef, ip: &str| traced(h, || format!("addr_dev({ip})"), opt(net::parse_ip(ip).and_then(|ip| h.g.addr_dev(host_name(h), ip)))));
+        .register_fn("overlay_device", |h: &mut HostRef| traced(h, || "overlay_device()".to_string(), opt(h.g.overlay_device(h.name()).cloned())))
+        .register_fn("route_egress", |h: &mut HostRef, r: Route| traced(h, || format!("route_egress({})", r.text()), opt(h.g.route_egress(h.name(), &r))))
+        .register_fn("addr_dev", |h: &mut HostRef, ip: &str| traced(h, || format!("addr_dev({ip})"), opt(net::parse_ip(ip).and_then(|ip| h.g.addr_dev(h.name(), ip)))));
 
     engine
         .register_type_with_name::<ProxyTableRef>("ProxyTable")
