@@ -120,20 +120,20 @@ fn read_cluster(dir: &Path, facts: &mut Facts) {
             facts.notes.push(format!("ignored {rel}: not a .json or .yaml file"));
             continue;
         }
-        let objects = match read_text(&e.path()).and_then(|t| k8s::parse_objects(&t, yaml)) {
-            Ok(o) => o,
-            Err(err) => {
-                facts.error(&rel, err.to_string());
-                facts.mark_broken("cluster", &rel);
-                continue;
-            }
-        };
-        for (path, obj) in objects {
-            if let Err(err) = reader.add(facts, &rel, &path, &obj) {
-                facts.error(&rel, err.to_string());
+        let mut bad: Vec<(String, String)> = Vec::new();
+        let streamed = k8s::for_each_object_in_file(&e.path(), yaml, &mut |path, obj| {
+            if let Err(err) = reader.add(facts, &rel, path, &obj) {
                 let kind = obj.get("kind").and_then(|k| k.as_str()).unwrap_or("?").to_lowercase();
-                facts.mark_broken(&format!("{kind}s"), &rel);
+                bad.push((format!("{kind}s"), err.to_string()));
             }
+        });
+        for (kind, err) in bad {
+            facts.error(&rel, err);
+            facts.mark_broken(&kind, &rel);
+        }
+        if let Err(err) = streamed {
+            facts.error(&rel, err.to_string());
+            facts.mark_broken("cluster", &rel);
         }
     }
     reader.finish(facts);

@@ -481,3 +481,111 @@ impl ClusterReader {
         }
     }
 }
+
+/// Calls `each(path, object)` for every API object in a `kubectl get -o json|yaml`
+/// file, one object at a time. JSON is streamed from the file: a List's items are
+/// parsed one by one, so a 150k-pod List never exists as one tree in memory. The
+/// file is first checked whole for JSON syntax (building nothing), so a broken
+/// file hands out no object at all.
+pub fn for_each_object_in_file(path: &std::path::Path, yaml: bool, each: &mut dyn FnMut(&str, Value)) -> Result<(), ParseError> {
+    if yaml {
+        let text = std::fs::read_to_string(path)?;
+        for (p, v) in parse_objects(&text, true)? {
+            each(&p, v);
+        }
+        return Ok(());
+    }
+    let open = || -> Result<std::io::BufReader<std::fs::File>, ParseError> { Ok(std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?)) };
+    // Pass 1: syntax only.
+    let mut de = serde_json::Deserializer::from_reader(open()?);
+    serde::de::IgnoredAny::deserialize(&mut de)?;
+    de.end()?;
+    // Pass 2: objects, one at a time.
+    let mut de = serde_json::Deserializer::from_reader(open()?);
+    serde::de::DeserializeSeed::deserialize(Doc { each }, &mut de)?
+}
+
+/// The top-level document: a List (streamed items) or one object.
+struct Doc<'a> {
+    each: &'a mut dyn FnMut(&str, Value),
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Doc<'_> {
+    type Value = Result<(), ParseError>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Doc<'_> {
+    type Value = Result<(), ParseError>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a Kubernetes object or List")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut rest = serde_json::Map::new();
+        let mut pending: Vec<(usize, Value)> = Vec::new();
+        let mut items: Option<usize> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "items" {
+                items = Some(map.next_value_seed(Items { each: &mut *self.each, pending: &mut pending })?);
+            } else {
+                let v: Value = map.next_value()?;
+                rest.insert(key, v);
+            }
+        }
+        let Some(kind) = rest.get("kind").and_then(Value::as_str).map(str::to_string) else {
+            return Ok(Err(shape("$.kind", "a Kubernetes object or List")));
+        };
+        let Some(count) = items else {
+            (self.each)("$", Value::Object(rest));
+            return Ok(Ok(()));
+        };
+        // Items without their own kind take it from a typed list (`PodList`).
+        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string);
+        if count == 0 {
+            if let Some(k) = &item_kind {
+                (self.each)("$.items", serde_json::json!({"kind": k, "__empty_list": true}));
+            }
+        }
+        for (i, mut v) in pending {
+            if let (Some(k), Some(o)) = (&item_kind, v.as_object_mut()) {
+                o.insert("kind".into(), Value::String(k.clone()));
+            }
+            (self.each)(&format!("$.items[{i}]"), v);
+        }
+        Ok(Ok(()))
+    }
+}
+
+/// A List's `items`, handed out one by one.
+struct Items<'a, 'b> {
+    each: &'a mut dyn FnMut(&str, Value),
+    pending: &'b mut Vec<(usize, Value)>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Items<'_, '_> {
+    type Value = usize;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Items<'_, '_> {
+    type Value = usize;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of objects")
+    }
+    fn visit_seq<S: serde::de::SeqAccess<'de>>(self, mut seq: S) -> Result<usize, S::Error> {
+        let mut i = 0;
+        while let Some(v) = seq.next_element::<Value>()? {
+            if v.get("kind").is_some() {
+                (self.each)(&format!("$.items[{i}]"), v);
+            } else {
+                self.pending.push((i, v));
+            }
+            i += 1;
+        }
+        Ok(i)
+    }
+}

@@ -190,3 +190,32 @@ fn malformed_json_names_line_and_path() {
     let e = iproute::parse_links("{}").unwrap_err().to_string();
     assert_eq!(e, "$: expected a JSON array (the output of `ip -j ...`)");
 }
+
+#[test]
+fn kubectl_lists_stream_one_object_at_a_time() {
+    use netdoctor_collectors::k8s::for_each_object_in_file;
+    let dir = std::env::temp_dir().join(format!("netdoctor-stream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let collect = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        let mut seen = Vec::new();
+        let r = for_each_object_in_file(&p, false, &mut |path, v| seen.push(format!("{path} {}", v["kind"].as_str().unwrap_or("?"))));
+        (r.map_err(|e| e.to_string()), seen)
+    };
+    // A typed list whose items carry no kind (kubectl omits it): they get PodList's.
+    let (r, seen) = collect("typed.json", r#"{"apiVersion":"v1","items":[{"metadata":{"name":"a"}},{"kind":"Pod","metadata":{"name":"b"}}],"kind":"PodList","metadata":{}}"#);
+    assert!(r.is_ok());
+    assert_eq!(seen, vec!["$.items[1] Pod", "$.items[0] Pod"]);
+    // An empty typed list still says "collected, and empty".
+    let (_, seen) = collect("empty.json", r#"{"apiVersion":"v1","items":[],"kind":"ServiceList","metadata":{}}"#);
+    assert_eq!(seen, vec!["$.items Service"]);
+    // A single object.
+    let (_, seen) = collect("one.json", r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}}"#);
+    assert_eq!(seen, vec!["$ Node"]);
+    // A file broken halfway hands out nothing: no half a List.
+    let (r, seen) = collect("broken.json", r#"{"apiVersion":"v1","items":[{"kind":"Pod","metadata":{"name":"a"}},{"kind":"Pod""#);
+    assert!(r.unwrap_err().contains("invalid JSON"));
+    assert!(seen.is_empty(), "{seen:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
