@@ -128,7 +128,7 @@ enum RulesCommand {
     ///
     /// Exit code non-zero on any failure.
     Test {
-        /// YAML test files (or directories of *.yaml).
+        /// YAML test files (or directories of *.yaml). `--config` applies to tests without their own `config`.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         #[command(flatten)]
@@ -321,6 +321,7 @@ fn rules_test(files: Vec<PathBuf>, source: RuleSource, junit: Option<PathBuf>, c
         print_errors(&set.errors);
         anyhow::bail!("rules failed to load");
     }
+    let default_config = source.config.as_deref().map(read_config).transpose()?;
     let mut yaml = Vec::new();
     for f in files {
         if f.is_dir() {
@@ -333,7 +334,7 @@ fn rules_test(files: Vec<PathBuf>, source: RuleSource, junit: Option<PathBuf>, c
     }
     let mut outcomes = Vec::new();
     for f in &yaml {
-        for o in rules_test::run_file(&rt, &set, f) {
+        for o in rules_test::run_file(&rt, &set, f, default_config.as_ref()) {
             if o.failures.is_empty() {
                 println!("ok    {}: {}", o.file, o.name);
             } else {

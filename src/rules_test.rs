@@ -320,7 +320,8 @@ fn set_pointer(v: &mut serde_json::Value, ptr: &str, val: serde_json::Value) -> 
 }
 
 /// Runs every test of one file.
-pub fn run_file(rt: &Runtime, base: &RuleSet, path: &Path) -> Vec<Outcome> {
+/// `default_config` (from `--config`) applies to tests that carry no `config` of their own.
+pub fn run_file(rt: &Runtime, base: &RuleSet, path: &Path, default_config: Option<&Config>) -> Vec<Outcome> {
     let file = path.display().to_string();
     let fail = |name: &str, msg: String| vec![Outcome { file: file.clone(), name: name.to_string(), failures: vec![msg], rules: vec![] }];
     let text = match std::fs::read_to_string(path) {
@@ -344,10 +345,10 @@ pub fn run_file(rt: &Runtime, base: &RuleSet, path: &Path) -> Vec<Outcome> {
             set.rules.push(r);
         }
     }
-    tf.tests.iter().map(|t| run_case(rt, &set, dir, &file, tf.rules.as_deref(), t)).collect()
+    tf.tests.iter().map(|t| run_case(rt, &set, dir, &file, tf.rules.as_deref(), t, default_config)).collect()
 }
 
-fn run_case(rt: &Runtime, set: &RuleSet, dir: &Path, file: &str, file_rules: Option<&[String]>, t: &TestCase) -> Outcome {
+fn run_case(rt: &Runtime, set: &RuleSet, dir: &Path, file: &str, file_rules: Option<&[String]>, t: &TestCase, default_config: Option<&Config>) -> Outcome {
     let mut out = Outcome { file: file.to_string(), name: t.name.clone(), failures: vec![], rules: vec![] };
     let under_test: Vec<String> = t.rules.as_deref().or(file_rules).map(<[String]>::to_vec).unwrap_or_else(|| set.rules.iter().map(|r| r.meta.id.clone()).collect());
     for id in &under_test {
@@ -362,7 +363,7 @@ fn run_case(rt: &Runtime, set: &RuleSet, dir: &Path, file: &str, file_rules: Opt
     let mut selected = set.clone();
     selected.rules.retain(|r| under_test.contains(&r.meta.id));
     let capture = dir.join(&t.capture);
-    let report = match evaluate_case(rt, &selected, &capture, t) {
+    let report = match evaluate_case(rt, &selected, &capture, t, default_config) {
         Ok(r) => r,
         Err(e) => {
             out.failures.push(e);
@@ -373,7 +374,7 @@ fn run_case(rt: &Runtime, set: &RuleSet, dir: &Path, file: &str, file_rules: Opt
     out
 }
 
-fn evaluate_case(rt: &Runtime, set: &RuleSet, capture: &Path, t: &TestCase) -> Result<Report, String> {
+fn evaluate_case(rt: &Runtime, set: &RuleSet, capture: &Path, t: &TestCase, default_config: Option<&Config>) -> Result<Report, String> {
     let tmp;
     let dir = if t.overrides.is_empty() {
         capture
@@ -385,7 +386,7 @@ fn evaluate_case(rt: &Runtime, set: &RuleSet, capture: &Path, t: &TestCase) -> R
         tmp.0.as_path()
     };
     let facts = netdoctor_collectors::capture::read(dir).map_err(|e| e.to_string())?;
-    let eff: Effective = match &t.config {
+    let eff: Effective = match t.config.as_ref().or(default_config) {
         Some(c) => c.validate(set).map_err(|es| es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))?,
         None => Effective::default(),
     };

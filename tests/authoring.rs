@@ -154,6 +154,11 @@ fn config_excludes_disables_overrides_and_is_validated() {
     assert!(out(&c2).contains("unknown field `enable`, expected one of `enabled`, `severity`, `exclude`, `params`"), "{}", out(&c2));
     let e = netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--config", &bad2]);
     assert_eq!(e.status.code(), Some(2), "a broken config refuses to run");
+    // `rules test --config` applies to tests without their own config: disabling the rule fails its firing tests.
+    let off = d.file("off.yaml", "rules:\n  node-no-default-route:\n    enabled: false\n");
+    let t = netdoctor(&["rules", "test", "rules/tests/node-no-default-route.yaml", "--config", &off]);
+    assert_eq!(t.status.code(), Some(1));
+    assert!(out(&t).contains("  - expected: node-no-default-route Node/admin"), "{}", out(&t));
 }
 
 #[test]
