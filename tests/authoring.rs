@@ -1,20 +1,11 @@
 //! Rule authoring end to end: `rules test` (YAML), `rules check` error cases
 //! with their exact messages, `--config` tuning, and `eval --explain`.
 
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn netdoctor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdoctor")).args(args).current_dir(root()).output().expect("run netdoctor")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
+use common::{netdoctor, root, stdout as out};
 
 /// A scratch directory removed on drop.
 struct Scratch(PathBuf);

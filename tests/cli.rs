@@ -4,21 +4,13 @@
 //! malformed file of each capture format, a rule with a syntax error and a rule
 //! that loops forever, each reported while everything else still evaluates.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn netdoctor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netdoctor")).args(args).current_dir(root()).output().expect("run netdoctor")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
+use common::{netdoctor, root, stdout};
 
 fn json_of(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), String::from_utf8_lossy(&o.stderr)))
