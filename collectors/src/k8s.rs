@@ -11,44 +11,49 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 
-/// Parses a JSON or YAML file into top-level objects (lists flattened).
-pub fn parse_objects(text: &str, yaml: bool) -> Result<Vec<(String, Value)>, ParseError> {
-    let docs: Vec<Value> = if yaml {
-        let mut docs = Vec::new();
-        for doc in serde_yaml::Deserializer::from_str(text) {
-            let v = Value::deserialize(doc)?;
-            if !v.is_null() {
-                docs.push(v);
+/// The item kind of a typed list (`PodList` → `Pod`); `None` for a plain `List`.
+fn list_item_kind(list_kind: &str) -> Option<String> {
+    list_kind.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string)
+}
+
+/// kubectl omits `kind` in a typed list's items: they take the list's.
+fn adopt_kind(mut item: Value, item_kind: Option<&String>) -> Value {
+    if item.get("kind").is_none() {
+        if let (Some(k), Some(o)) = (item_kind, item.as_object_mut()) {
+            o.insert("kind".into(), Value::String(k.clone()));
+        }
+    }
+    item
+}
+
+/// The marker for an empty typed list: "collected, and empty".
+fn empty_list(item_kind: &str) -> Value {
+    serde_json::json!({"kind": item_kind, "__empty_list": true})
+}
+
+/// Parses a (multi-document) YAML file into top-level objects, lists flattened.
+pub fn parse_yaml_objects(text: &str) -> Result<Vec<(String, Value)>, ParseError> {
+    let mut out = Vec::new();
+    for (d, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let doc = Value::deserialize(doc)?;
+        if doc.is_null() {
+            continue;
+        }
+        let base = format!("document {}", d + 1);
+        let kind = doc.get("kind").and_then(Value::as_str).ok_or_else(|| shape(format!("{base}.kind"), "a Kubernetes object or List"))?.to_string();
+        if !kind.ends_with("List") {
+            out.push((base, doc));
+            continue;
+        }
+        let items = doc.get("items").and_then(Value::as_array).ok_or_else(|| shape(format!("{base}.items"), "an array"))?;
+        let item_kind = list_item_kind(&kind);
+        if items.is_empty() {
+            if let Some(k) = &item_kind {
+                out.push((format!("{base}.items"), empty_list(k)));
             }
         }
-        docs
-    } else {
-        vec![serde_json::from_str(text)?]
-    };
-    let mut out = Vec::new();
-    for (d, doc) in docs.into_iter().enumerate() {
-        let base = if yaml { format!("document {}", d + 1) } else { "$".to_string() };
-        let kind = doc.get("kind").and_then(Value::as_str).ok_or_else(|| shape(format!("{base}.kind"), "a Kubernetes object or List"))?.to_string();
-        if kind == "List" || kind.ends_with("List") {
-            let items = doc.get("items").and_then(Value::as_array).ok_or_else(|| shape(format!("{base}.items"), "an array"))?;
-            let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string);
-            // A typed list with no items still says "collected, and empty".
-            if items.is_empty() {
-                if let Some(k) = &item_kind {
-                    out.push((format!("{base}.items"), serde_json::json!({"kind": k, "__empty_list": true})));
-                }
-            }
-            for (i, item) in items.iter().enumerate() {
-                let mut item = item.clone();
-                if item.get("kind").is_none() {
-                    if let (Some(k), Some(o)) = (&item_kind, item.as_object_mut()) {
-                        o.insert("kind".into(), Value::String(k.clone()));
-                    }
-                }
-                out.push((format!("{base}.items[{i}]"), item));
-            }
-        } else {
-            out.push((base, doc));
+        for (i, item) in items.iter().enumerate() {
+            out.push((format!("{base}.items[{i}]"), adopt_kind(item.clone(), item_kind.as_ref())));
         }
     }
     Ok(out)
@@ -490,7 +495,7 @@ impl ClusterReader {
 pub fn for_each_object_in_file(path: &std::path::Path, yaml: bool, each: &mut dyn FnMut(&str, Value)) -> Result<(), ParseError> {
     if yaml {
         let text = std::fs::read_to_string(path)?;
-        for (p, v) in parse_objects(&text, true)? {
+        for (p, v) in parse_yaml_objects(&text)? {
             each(&p, v);
         }
         return Ok(());
@@ -541,18 +546,14 @@ impl<'de> serde::de::Visitor<'de> for Doc<'_> {
             (self.each)("$", Value::Object(rest));
             return Ok(Ok(()));
         };
-        // Items without their own kind take it from a typed list (`PodList`).
-        let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string);
+        let item_kind = list_item_kind(&kind);
         if count == 0 {
             if let Some(k) = &item_kind {
-                (self.each)("$.items", serde_json::json!({"kind": k, "__empty_list": true}));
+                (self.each)("$.items", empty_list(k));
             }
         }
-        for (i, mut v) in pending {
-            if let (Some(k), Some(o)) = (&item_kind, v.as_object_mut()) {
-                o.insert("kind".into(), Value::String(k.clone()));
-            }
-            (self.each)(&format!("$.items[{i}]"), v);
+        for (i, v) in pending {
+            (self.each)(&format!("$.items[{i}]"), adopt_kind(v, item_kind.as_ref()));
         }
         Ok(Ok(()))
     }

@@ -10,7 +10,7 @@ use crate::model::*;
 use crate::route::{self, Lookup};
 use ipnet::IpNet;
 use serde_json::json;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 
 /// One "host" in the catalogue's sense: a Node, a captured host folder, or both.
@@ -379,14 +379,6 @@ impl Graph {
             "calico_blocks": self.facts.block_affinities.len(),
             "routes": self.facts.hosts.iter().map(|h| h.routes.get().map_or(0, Vec::len)).sum::<usize>(),
         })
-    }
-
-    /// Counts per fact kind, for the `netdoctor_facts` metric.
-    pub fn fact_count_map(&self) -> BTreeMap<String, u64> {
-        self.fact_counts()
-            .as_object()
-            .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
-            .unwrap_or_default()
     }
 }
 
