@@ -6,7 +6,7 @@
 #   prometheus, prometheus-alertmanager real scraper / promtool / alert receiver
 #   iproute2, iptables, ipset, kmod     network namespaces, fixtures (IPVS-mode ipsets), br_netfilter
 set -euo pipefail
-pkgs=(protobuf-compiler libprotobuf-dev etcd-server etcd-client prometheus prometheus-alertmanager iproute2 iptables ipset kmod procps python3)
+pkgs=(protobuf-compiler libprotobuf-dev etcd-server etcd-client prometheus prometheus-alertmanager iproute2 iptables ipset kmod procps python3 chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,1 @@
+//! Generates realistic capture directories at scale, with injected faults and the findings they must produce.

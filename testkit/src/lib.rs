@@ -1,0 +1,1 @@
+//! Test harnesses for netdoctor (etcd, network namespaces, a Kubernetes API test server).
