@@ -1,7 +1,7 @@
 //! Findings, skips and the report of one evaluation, with the byte-stable
 //! ordering and JSON shape of `interfaces.md`.
 
-use crate::model::SourceError;
+use crate::source::SourceError;
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
 use std::fmt;

@@ -8,10 +8,10 @@
 //! `unreachable` and `prohibit` routes or rule actions end the lookup as
 //! unroutable. Start at [`lookup`].
 
-use crate::model::{IpRule, Route};
+use crate::model::{IpRule, Route, RouteType, RuleAction, Table};
 use ipnet::IpNet;
-use std::collections::HashMap;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// The answer of a route lookup.
@@ -26,7 +26,7 @@ pub struct Lookup {
     /// The route type that decided (`unicast`, `local`, `blackhole`, ...), `none` when nothing matched.
     pub kind: String,
     /// The table of the deciding route or rule.
-    pub table: Option<String>,
+    pub table: Option<Table>,
     /// The outgoing device.
     pub dev: Option<String>,
     /// The gateway.
@@ -34,21 +34,8 @@ pub struct Lookup {
     /// A one-line explanation a person can paste in a ticket.
     pub reason: String,
     /// The tables consulted, in order.
-    pub tables: Vec<String>,
+    pub tables: Vec<Table>,
 }
-
-/// Route types that make a destination unroutable when they match.
-pub const UNROUTABLE_KINDS: &[&str] = &["blackhole", "unreachable", "prohibit"];
-
-fn table_alias(t: &str) -> &str {
-    match t {
-        "255" => "local",
-        "254" => "main",
-        "253" => "default",
-        other => other,
-    }
-}
-
 
 /// A host's routes indexed for longest-prefix match: per (table, family), the
 /// prefix lengths present, longest first, each with a hash of networks. A
@@ -56,8 +43,8 @@ fn table_alias(t: &str) -> &str {
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
-    /// table alias → per family (0 IPv4, 1 IPv6): [(prefix length, network → route indexes)], longest first.
-    index: HashMap<String, [Levels; 2]>,
+    /// table → per family (0 IPv4, 1 IPv6): [(prefix length, network → route indexes)], longest first.
+    index: HashMap<Table, [Levels; 2]>,
 }
 
 type Levels = Vec<(u8, HashMap<IpAddr, Vec<usize>>)>;
@@ -66,10 +53,10 @@ impl RouteTable {
     /// Indexes the routes of one host (several slices, e.g. both-family and IPv6-only files).
     pub fn new(slices: &[&[Route]]) -> RouteTable {
         let routes: Vec<Route> = slices.iter().flat_map(|s| s.iter().cloned()).collect();
-        let mut index: HashMap<String, [Levels; 2]> = HashMap::new();
+        let mut index: HashMap<Table, [Levels; 2]> = HashMap::new();
         for (i, r) in routes.iter().enumerate() {
             let fam = usize::from(!r.dst.addr().is_ipv4());
-            let levels = &mut index.entry(table_alias(&r.table).to_string()).or_default()[fam];
+            let levels = &mut index.entry(r.table.clone()).or_default()[fam];
             let plen = r.dst.prefix_len();
             let pos = match levels.iter().position(|(l, _)| *l == plen) {
                 Some(p) => p,
@@ -89,8 +76,8 @@ impl RouteTable {
     }
 
     /// Longest-prefix match for `dst` in one table: most specific prefix, then lowest metric.
-    pub fn lpm(&self, table: &str, dst: IpAddr) -> Option<&Route> {
-        let levels = &self.index.get(table_alias(table))?[usize::from(!dst.is_ipv4())];
+    pub fn lpm(&self, table: &Table, dst: IpAddr) -> Option<&Route> {
+        let levels = &self.index.get(table)?[usize::from(!dst.is_ipv4())];
         for (plen, nets) in levels {
             let net = IpNet::new(dst, *plen).ok()?.trunc().addr();
             if let Some(ids) = nets.get(&net) {
@@ -100,33 +87,36 @@ impl RouteTable {
         None
     }
 
-    /// Decides the fate of a packet the host sends to `dst`; `tables` receives the
-    /// tables consulted. No strings are built: this runs per (host, ClusterIP).
-    /// `tables`, when given, receives the tables consulted.
-    pub fn decide<'a>(&'a self, rules: Option<&[IpRule]>, dst: IpAddr, mut tables: Option<&mut Vec<String>>) -> Decision<'a> {
-        const DEFAULT_STEPS: [(&str, Option<&str>); 3] = [("lookup", Some("local")), ("lookup", Some("main")), ("lookup", Some("default"))];
+    /// Decides the fate of a packet the host sends to `dst`. No strings are built: this runs
+    /// per (host, ClusterIP). `tables`, when given, receives the tables consulted.
+    pub fn decide<'a>(&'a self, rules: Option<&'a [IpRule]>, dst: IpAddr, mut tables: Option<&mut Vec<Table>>) -> Decision<'a> {
+        const DEFAULT_STEPS: [Table; 3] = [Table::LOCAL, Table::MAIN, Table::DEFAULT];
         let mut rule_steps: Vec<&IpRule> = Vec::new();
         if let Some(rules) = rules {
             rule_steps = rules.iter().filter(|r| rule_applies(r, dst)).collect();
             rule_steps.sort_by_key(|r| r.priority);
         }
-        let steps = rule_steps.iter().map(|r| (r.action.as_str(), r.table.as_deref()));
-        let steps: Box<dyn Iterator<Item = (&str, Option<&str>)>> = if rules.is_some() { Box::new(steps) } else { Box::new(DEFAULT_STEPS.into_iter()) };
-        for (action, table) in steps {
+        let owned: Vec<RuleAction>;
+        let steps: Vec<&RuleAction> = if rules.is_some() {
+            rule_steps.iter().map(|r| &r.action).collect()
+        } else {
+            owned = DEFAULT_STEPS.into_iter().map(RuleAction::Lookup).collect();
+            owned.iter().collect()
+        };
+        for action in steps {
             match action {
-                "lookup" => {
-                    let Some(table) = table else { continue };
+                RuleAction::Lookup(table) => {
                     if let Some(t) = tables.as_deref_mut() {
-                        t.push(table.to_string());
+                        t.push(table.clone());
                     }
                     let Some(route) = self.lpm(table, dst) else { continue };
-                    if route.kind == "throw" {
+                    if route.kind == RouteType::THROW {
                         continue;
                     }
-                    return Decision::Route(route, table.to_string());
+                    return Decision::Route(route, table.clone());
                 }
-                kind if UNROUTABLE_KINDS.contains(&kind) => return Decision::RuleAction(kind.to_string()),
-                _ => continue,
+                RuleAction::Drop(kind) => return Decision::RuleAction(*kind),
+                RuleAction::Other(_) => continue,
             }
         }
         Decision::Nothing
@@ -135,7 +125,7 @@ impl RouteTable {
     /// Whether `dst` is routable (the fast path of a batch check).
     pub fn routable(&self, rules: Option<&[IpRule]>, dst: IpAddr) -> bool {
         match self.decide(rules, dst, None) {
-            Decision::Route(r, _) => !UNROUTABLE_KINDS.contains(&r.kind.as_str()),
+            Decision::Route(r, _) => !r.kind.is_unroutable(),
             _ => false,
         }
     }
@@ -144,7 +134,7 @@ impl RouteTable {
     pub fn lookup(&self, rules: Option<&[IpRule]>, dst: IpAddr) -> Lookup {
         let mut tables = Vec::new();
         let decision = self.decide(rules, dst, Some(&mut tables));
-        let blank = |kind: &str, reason: String, tables: Vec<String>| Lookup {
+        let blank = |kind: &str, reason: String, tables: Vec<Table>| Lookup {
             dst,
             routable: false,
             route: None,
@@ -157,7 +147,7 @@ impl RouteTable {
         };
         match decision {
             Decision::Route(route, table) => {
-                let routable = !UNROUTABLE_KINDS.contains(&route.kind.as_str());
+                let routable = !route.kind.is_unroutable();
                 let reason = if routable {
                     format!("{dst} matches `{}` in table {table}", route.text())
                 } else {
@@ -167,7 +157,7 @@ impl RouteTable {
                     dst,
                     routable,
                     route: Some(route.text()),
-                    kind: route.kind.clone(),
+                    kind: route.kind.to_string(),
                     table: Some(table),
                     dev: route.dev.clone(),
                     gateway: route.gateway,
@@ -175,9 +165,10 @@ impl RouteTable {
                     tables,
                 }
             }
-            Decision::RuleAction(kind) => blank(&kind, format!("{dst} hits an ip rule with action {kind}"), tables),
+            Decision::RuleAction(kind) => blank(&kind.to_string(), format!("{dst} hits an ip rule with action {kind}"), tables),
             Decision::Nothing => {
-                let reason = format!("no route matches {dst} in tables {}", tables.join(", "));
+                let names: Vec<String> = tables.iter().map(Table::to_string).collect();
+                let reason = format!("no route matches {dst} in tables {}", names.join(", "));
                 blank("none", reason, tables)
             }
         }
@@ -187,9 +178,9 @@ impl RouteTable {
 /// What decided a lookup.
 pub enum Decision<'a> {
     /// A route in a table (which may be a blackhole).
-    Route(&'a Route, String),
+    Route(&'a Route, Table),
     /// An ip rule action (blackhole, unreachable, prohibit).
-    RuleAction(String),
+    RuleAction(RouteType),
     /// Nothing matched.
     Nothing,
 }
@@ -214,18 +205,19 @@ pub fn lookup(routes: &[&[Route]], rules: Option<&[IpRule]>, dst: IpAddr) -> Loo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Protocol, RouteScope};
     use crate::net::parse_net;
 
-    fn r(kind: &str, dst: &str, table: &str, metric: i64) -> Route {
+    fn r(kind: RouteType, dst: &str, table: Table, metric: u32) -> Route {
         Route {
-            kind: kind.into(),
+            kind,
             dst: parse_net(dst).unwrap(),
             is_default: dst == "0.0.0.0/0",
             gateway: None,
             dev: Some("eth0".into()),
-            table: table.into(),
-            protocol: None,
-            scope: None,
+            table,
+            protocol: Protocol::BOOT,
+            scope: RouteScope::GLOBAL,
             metric,
             prefsrc: None,
             flags: vec![],
@@ -236,18 +228,23 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn rule(priority: u32, table: Table, other: bool) -> IpRule {
+        IpRule { priority, src: None, dst: None, action: RuleAction::Lookup(table), has_other_selector: other, not: false, text: String::new() }
+    }
+
     #[test]
     fn no_default_route_is_unroutable() {
-        let routes = vec![r("unicast", "192.168.56.0/24", "main", 0), r("blackhole", "10.10.0.128/26", "main", 0)];
+        let routes = vec![r(RouteType::UNICAST, "192.168.56.0/24", Table::MAIN, 0), r(RouteType::BLACKHOLE, "10.10.0.128/26", Table::MAIN, 0)];
         let l = lookup(&[&routes], None, ip("10.96.0.1"));
         assert!(!l.routable);
         assert_eq!(l.kind, "none");
-        assert_eq!(l.tables, vec!["local", "main", "default"]);
+        assert_eq!(l.tables, vec![Table::LOCAL, Table::MAIN, Table::DEFAULT]);
+        assert_eq!(l.reason, "no route matches 10.96.0.1 in tables local, main, default");
     }
 
     #[test]
     fn local_table_wins_over_main() {
-        let routes = vec![r("unicast", "0.0.0.0/0", "main", 0), r("local", "10.96.0.1/32", "local", 0)];
+        let routes = vec![r(RouteType::UNICAST, "0.0.0.0/0", Table::MAIN, 0), r(RouteType::LOCAL, "10.96.0.1/32", Table::LOCAL, 0)];
         let l = lookup(&[&routes], None, ip("10.96.0.1"));
         assert!(l.routable);
         assert_eq!(l.kind, "local");
@@ -256,9 +253,9 @@ mod tests {
     #[test]
     fn longest_prefix_then_metric() {
         let routes = vec![
-            r("unicast", "0.0.0.0/0", "main", 100),
-            r("blackhole", "10.96.0.0/12", "main", 0),
-            r("unicast", "10.96.0.0/12", "main", 10),
+            r(RouteType::UNICAST, "0.0.0.0/0", Table::MAIN, 100),
+            r(RouteType::BLACKHOLE, "10.96.0.0/12", Table::MAIN, 0),
+            r(RouteType::UNICAST, "10.96.0.0/12", Table::MAIN, 10),
         ];
         let l = lookup(&[&routes], None, ip("10.96.0.1"));
         assert_eq!(l.kind, "blackhole");
@@ -267,24 +264,27 @@ mod tests {
 
     #[test]
     fn throw_continues_to_next_rule() {
-        let routes = vec![r("throw", "10.96.0.0/12", "100", 0), r("unicast", "0.0.0.0/0", "main", 0)];
-        let rules = vec![
-            IpRule { priority: 100, src: None, dst: None, action: "lookup".into(), table: Some("100".into()), has_other_selector: false, not: false, text: String::new() },
-            IpRule { priority: 32766, src: None, dst: None, action: "lookup".into(), table: Some("main".into()), has_other_selector: false, not: false, text: String::new() },
-        ];
+        let routes = vec![r(RouteType::THROW, "10.96.0.0/12", Table::Id(100), 0), r(RouteType::UNICAST, "0.0.0.0/0", Table::MAIN, 0)];
+        let rules = vec![rule(100, Table::Id(100), false), rule(32766, Table::MAIN, false)];
         let l = lookup(&[&routes], Some(&rules), ip("10.96.0.1"));
         assert!(l.routable);
-        assert_eq!(l.table.as_deref(), Some("main"));
-        assert_eq!(l.tables, vec!["100", "main"]);
+        assert_eq!(l.table, Some(Table::MAIN));
+        assert_eq!(l.tables, vec![Table::Id(100), Table::MAIN]);
     }
 
     #[test]
     fn fwmark_rules_do_not_apply() {
-        let routes = vec![r("blackhole", "0.0.0.0/0", "200", 0), r("unicast", "0.0.0.0/0", "main", 0)];
-        let rules = vec![
-            IpRule { priority: 10, src: None, dst: None, action: "lookup".into(), table: Some("200".into()), has_other_selector: true, not: false, text: String::new() },
-            IpRule { priority: 32766, src: None, dst: None, action: "lookup".into(), table: Some("main".into()), has_other_selector: false, not: false, text: String::new() },
-        ];
+        let routes = vec![r(RouteType::BLACKHOLE, "0.0.0.0/0", Table::Id(200), 0), r(RouteType::UNICAST, "0.0.0.0/0", Table::MAIN, 0)];
+        let rules = vec![rule(10, Table::Id(200), true), rule(32766, Table::MAIN, false)];
         assert!(lookup(&[&routes], Some(&rules), ip("10.96.0.1")).routable);
+    }
+
+    #[test]
+    fn rule_actions_drop() {
+        let routes = vec![r(RouteType::UNICAST, "0.0.0.0/0", Table::MAIN, 0)];
+        let rules = vec![IpRule { priority: 5, src: None, dst: None, action: RuleAction::Drop(RouteType::PROHIBIT), has_other_selector: false, not: false, text: String::new() }];
+        let l = lookup(&[&routes], Some(&rules), ip("10.96.0.1"));
+        assert!(!l.routable);
+        assert_eq!(l.kind, "prohibit");
     }
 }
