@@ -862,18 +862,18 @@ impl Graph {
         }
     }
 
-    /// Fact counts for `stats.facts` and the `netdoctor_facts` metric.
-    pub fn fact_counts(&self) -> BTreeMap<String, usize> {
-        let mut m = BTreeMap::new();
-        m.insert("nodes".to_string(), self.nodes.len());
-        m.insert("hosts".to_string(), self.hosts.iter().filter(|h| h.facts.is_some()).count());
-        m.insert("pods".to_string(), self.pods.len());
-        m.insert("services".to_string(), self.services.len());
-        m.insert("endpoints".to_string(), self.endpoints.iter().filter(|e| e.is_some()).count());
-        m.insert("flannel_leases".to_string(), self.leases.len());
-        m.insert("calico_blocks".to_string(), self.block_affinities.len());
-        m.insert("routes".to_string(), self.hosts.iter().filter_map(|h| h.facts.as_ref()).map(|h| h.count(FactKind::Routes)).sum());
-        m
+    /// Fact counts for `stats.facts` and the `netdoctor_facts` metric, in a stable order.
+    pub fn fact_counts(&self) -> Vec<(&'static str, usize)> {
+        vec![
+            ("nodes", self.nodes.len()),
+            ("hosts", self.hosts.iter().filter(|h| h.facts.is_some()).count()),
+            ("pods", self.pods.len()),
+            ("services", self.services.len()),
+            ("endpoints", self.endpoints.iter().filter(|e| e.is_some()).count()),
+            ("flannel_leases", self.leases.len()),
+            ("calico_blocks", self.block_affinities.len()),
+            ("routes", self.hosts.iter().filter_map(|h| h.facts.as_ref()).map(|h| h.count(FactKind::Routes)).sum()),
+        ]
     }
 }
 

@@ -20,9 +20,9 @@ pub mod route;
 pub mod source;
 pub mod store;
 pub mod time;
-//RUNTIME pub mod config;
-//RUNTIME pub mod pipeline;
-//RUNTIME pub mod runtime;
+pub mod config;
+pub mod pipeline;
+pub mod runtime;
 
 pub use error::Error;
 pub use finding::{Finding, Related, Report, Severity, Skip, Subject};
@@ -30,4 +30,4 @@ pub use graph::{Graph, GraphOptions};
 pub use kind::FactKind;
 pub use source::{Fact, Source, SourceError};
 pub use store::{FactSet, FactStore, Object};
-//RUNTIME pub use runtime::{Explanation, Limits, Rule, RuleSet, Runtime};
+pub use runtime::{Explanation, Limits, Rule, RuleSet, Runtime};

@@ -75,6 +75,11 @@ impl RouteTable {
         RouteTable { routes, index }
     }
 
+    /// Every route indexed, in the order given (the both-family file first).
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
     /// Longest-prefix match for `dst` in one table: most specific prefix, then lowest metric.
     pub fn lpm(&self, table: &Table, dst: IpAddr) -> Option<&Route> {
         let levels = &self.index.get(table)?[usize::from(!dst.is_ipv4())];

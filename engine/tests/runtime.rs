@@ -1,25 +1,24 @@
 //! Rule runtime isolation: broken rules are reported with file:line:column and
 //! cut off, and every other rule still runs.
 
-use netdoctor_engine::model::{Facts, Host};
-use netdoctor_engine::{Graph, Limits, Runtime};
+use netdoctor_engine::{FactSet, Graph, Limits, Runtime};
 use std::sync::Arc;
 use std::time::Duration;
 
 const GOOD: &str = r#"
 const RULE = #{ id: "every-host", severity: "info", summary: "one per host", remediation: "none" };
 fn evaluate(g) {
-    for h in g.hosts() {
+    for h in g.hosts {
         g.finding(#{ subject: h.subject(), summary: `host ${h.name}`, evidence: #{ n: 1 } });
     }
 }
 "#;
 
 fn graph() -> Arc<Graph> {
-    let mut f = Facts::default();
-    f.hosts.push(Host { name: "n1".into(), ..Default::default() });
-    f.hosts.push(Host { name: "n2".into(), ..Default::default() });
-    Arc::new(Graph::build(f))
+    let mut f = FactSet::new();
+    f.host_mut("n1");
+    f.host_mut("n2");
+    Arc::new(Graph::build(f, Vec::new(), &Default::default()))
 }
 
 fn eval(rules: &[(&str, &str)], limits: Limits) -> netdoctor_engine::Report {
@@ -60,7 +59,7 @@ fn wall_clock_budget_cuts_off_too() {
 
 #[test]
 fn runtime_error_discards_partial_output() {
-    let half = "const RULE = #{ id: \"half\", severity: \"info\", summary: \"s\", remediation: \"r\" };\nfn evaluate(g) {\n    for h in g.hosts() { g.finding(#{ subject: h.subject(), summary: \"x\" }); }\n    let x = g.no_such_function();\n}\n";
+    let half = "const RULE = #{ id: \"half\", severity: \"info\", summary: \"s\", remediation: \"r\" };\nfn evaluate(g) {\n    for h in g.hosts { g.finding(#{ subject: h.subject(), summary: \"x\" }); }\n    let x = g.no_such_function();\n}\n";
     let r = eval(&[("rules/half.rhai", half)], Limits::default());
     assert!(r.findings.is_empty());
     assert_eq!(r.errors[0].source, "rules/half.rhai:4:15");

@@ -29,7 +29,7 @@ pub fn registered(rt: &Runtime) -> BTreeSet<(String, String)> {
 /// Registered functions with no `Doc`, and `Doc`s naming nothing registered.
 pub fn drift(rt: &Runtime) -> (Vec<String>, Vec<String>) {
     let reg = registered(rt);
-    let documented: BTreeSet<(String, String)> = all_docs().map(|d| (d.on.to_string(), d.name.to_string())).collect();
+    let documented: BTreeSet<(String, String)> = all_docs().iter().map(|d| (d.on.to_string(), d.name.to_string())).collect();
     let fmt = |(on, n): &(String, String)| if on.is_empty() { n.clone() } else { format!("{on}.{n}") };
     (reg.difference(&documented).map(fmt).collect(), documented.difference(&reg).map(fmt).collect())
 }
@@ -106,7 +106,8 @@ Rules cannot import modules, `eval` code, or touch files or the network. A rule 
         l.max_array_size,
         l.max_map_size
     );
-    let docs: Vec<&Doc> = all_docs().collect();
+    let all = all_docs();
+    let docs: Vec<&Doc> = all.iter().collect();
     let mut types: Vec<(String, String)> = TYPE_ORDER.iter().map(|(t, d)| (t.to_string(), d.to_string())).collect();
     for d in &docs {
         if !d.on.is_empty() && !types.iter().any(|(t, _)| t == d.on) {

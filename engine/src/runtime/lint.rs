@@ -21,7 +21,7 @@ fn sig_name(sig: &str) -> &str {
 /// Map keys the API's documented signatures promise (`#{key, key}` shapes in `Doc::sig`).
 fn api_map_keys() -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
-    for d in api::all_docs() {
+    for d in &api::all_docs() {
         let mut rest = d.sig;
         while let Some(i) = rest.find("#{") {
             let after = &rest[i + 2..];

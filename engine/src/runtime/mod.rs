@@ -7,8 +7,6 @@
 //! [`Runtime::evaluate`].
 
 pub mod api;
-pub mod api_cluster;
-pub mod api_dataplane;
 pub mod docs;
 pub mod lint;
 pub mod output;
@@ -16,7 +14,7 @@ pub mod output;
 use crate::config::Effective;
 use crate::finding::{Report, Severity, Stats};
 use crate::graph::Graph;
-use crate::model::SourceError;
+use crate::source::SourceError;
 use output::{Ctx, Output};
 use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Position, Scope, AST};
 use std::cell::{Cell, RefCell};
@@ -369,11 +367,11 @@ impl Runtime {
         if !cfg.disabled.is_empty() {
             report.notes.push(format!("disabled by config: {}", cfg.disabled.join(", ")));
         }
-        report.errors.extend(graph.facts.errors.iter().cloned());
+        report.errors.extend(graph.errors().iter().cloned());
         report.errors.extend(set.errors.iter().cloned());
-        report.notes.extend(graph.facts.notes.iter().cloned());
+        report.notes.extend(graph.notes().iter().cloned());
         report.notes.extend(set.notes.iter().cloned());
-        report.stats = Stats { rules: ran, facts: graph.fact_counts(), duration_ms: started.elapsed().as_secs_f64() * 1000.0 };
+        report.stats = Stats { rules: ran, facts: serde_json::Value::Object(graph.fact_counts().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect()), duration_ms: started.elapsed().as_secs_f64() * 1000.0 };
         report.normalise();
         report
     }

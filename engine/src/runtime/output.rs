@@ -79,9 +79,9 @@ impl Ctx {
         };
         let mut evidence = f.get("evidence").map(to_json).unwrap_or(serde_json::Value::Object(Default::default()));
         // Catalogue convention: a host that is not a registered Node says so in the evidence.
-        if subject.kind == "Node" && self.g.node(&subject.name).is_none() && self.g.target_by_name.contains_key(&subject.name) {
+        if subject.kind == "Node" && self.g.node(&subject.name).is_none() && self.g.host_index(&subject.name).is_some() {
             if let Some(obj) = evidence.as_object_mut() {
-                obj.insert("host".into(), serde_json::Value::String(format!("captured host nodes/{}/, not a registered Node", subject.name)));
+                obj.insert("host".into(), serde_json::Value::String(format!("host {} has collected facts but is not a registered Node", subject.name)));
             }
         }
         let remediation = str_field(&f, "remediation", "finding")?.unwrap_or_else(|| self.rule.remediation.clone());
@@ -128,34 +128,95 @@ pub fn to_json(d: &Dynamic) -> serde_json::Value {
     if let Some(m) = d.clone().try_cast::<Map>() {
         return Value::Object(m.iter().map(|(k, v)| (k.to_string(), to_json(v))).collect());
     }
-    if let Some(r) = d.clone().try_cast::<crate::model::Route>() {
-        return Value::String(r.text());
-    }
-    if let Some(l) = d.clone().try_cast::<crate::model::Link>() {
-        return Value::String(l.name);
-    }
-    if let Some(a) = d.clone().try_cast::<crate::model::Addr>() {
-        return Value::String(format!("{} dev {}", a.cidr(), a.dev));
-    }
     if let Some(l) = d.clone().try_cast::<crate::route::Lookup>() {
         return serde_json::to_value(&l).unwrap_or(Value::Null);
     }
-    if let Some(h) = d.clone().try_cast::<super::api::HostRef>() {
-        return Value::String(h.g.targets[h.t].name.clone());
+    evidence_of_handle(d).unwrap_or_else(|| Value::String(d.to_string()))
+}
+
+/// Handles print as a person reads them: hosts, Nodes and leases by name, pods and Services
+/// as `namespace/name`, routes as `ip route` prints them; small records as objects.
+fn evidence_of_handle(d: &Dynamic) -> Option<serde_json::Value> {
+    use super::api::cluster::*;
+    use super::api::dataplane::{ProxyTableRef, RealServerRef, ServiceChains, VirtualServers};
+    use super::api::host::*;
+    use super::api::{HostRef, Item, LeaseRef, NodeRef, PodRef, ServiceRef};
+    use serde_json::{json, Value};
+    macro_rules! render {
+        ($($t:ty => $f:expr),* $(,)?) => {
+            $( if d.is::<$t>() { let x: $t = d.clone().cast::<$t>(); return Some(($f)(&x)); } )*
+        };
     }
-    if let Some(n) = d.clone().try_cast::<super::api::NodeRef>() {
-        return Value::String(n.g.facts.nodes[n.i].name.clone());
+    let s = |v: String| Value::String(v);
+    fn cond(c: &crate::model::Condition) -> Value {
+        json!({"type": c.kind, "status": c.status.as_str(), "reason": c.reason, "message": c.message, "since": c.since})
     }
-    if let Some(p) = d.clone().try_cast::<super::api::PodRef>() {
-        let p = &p.g.facts.pods[p.i];
-        return Value::String(format!("{}/{}", p.namespace, p.name));
+    render! {
+        HostRef => |h: &HostRef| s(h.name().to_string()),
+        NodeRef => |n: &NodeRef| s(n.n().name.clone()),
+        PodRef => |p: &PodRef| s(format!("{}/{}", p.p().namespace, p.p().name)),
+        ServiceRef => |x: &ServiceRef| s(format!("{}/{}", x.s().namespace, x.s().name)),
+        LeaseRef => |l: &LeaseRef| s(l.l().subnet.to_string()),
+        Item<Routes> => |r: &Item<Routes>| s(r.get().text()),
+        Item<Links> => |l: &Item<Links>| s(l.get().name.clone()),
+        Item<Addrs> => |a: &Item<Addrs>| s(format!("{} dev {}", a.get().cidr(), a.get().dev)),
+        Item<IpRules> => |r: &Item<IpRules>| s(r.get().text.clone()),
+        Item<Neighbours> => |n: &Item<Neighbours>| {
+            let n = n.get();
+            s(format!("{} dev {} lladdr {} {}", n.dst, n.dev, n.lladdr.map(|m| m.to_string()).unwrap_or_default(), n.state.join(",")))
+        },
+        Item<FdbEntries> => |e: &Item<FdbEntries>| {
+            let e = e.get();
+            s(format!("{} dev {}{}", e.mac, e.dev, e.dst.map(|d| format!(" dst {d}")).unwrap_or_default()))
+        },
+        Item<NodeConditions> => |c: &Item<NodeConditions>| cond(c.get()),
+        Item<PodConditions> => |c: &Item<PodConditions>| cond(c.get()),
+        Item<NodeAddresses> => |a: &Item<NodeAddresses>| s(format!("{} {}", a.get().kind, a.get().address)),
+        Item<NodeTaints> => |t: &Item<NodeTaints>| {
+            let t = t.get();
+            s(format!("{}{}:{}", t.key, t.value.as_ref().map(|v| format!("={v}")).unwrap_or_default(), t.effect))
+        },
+        Item<Containers> => |c: &Item<Containers>| {
+            let c = c.get();
+            json!({"name": c.name, "ready": c.ready, "restart_count": c.restart_count, "state": c.state.map(|x| x.as_str()), "reason": c.reason, "exit_code": c.exit_code, "last_state": c.last_state.map(|x| x.as_str()), "last_reason": c.last_reason})
+        },
+        Item<ContainerPorts> => |p: &Item<ContainerPorts>| {
+            let p = p.get();
+            json!({"container": p.container, "name": p.name, "port": p.port, "protocol": p.protocol.as_str()})
+        },
+        Item<ServicePorts> => |p: &Item<ServicePorts>| {
+            let p = p.get();
+            json!({"name": p.name, "protocol": p.protocol.as_str(), "port": p.port, "target_port": p.target_port.to_string(), "node_port": p.node_port})
+        },
+        Item<PodHealths> => |h: &Item<PodHealths>| s(h.get().text.clone()),
+        Item<EndpointsOf> => |e: &Item<EndpointsOf>| {
+            let e = e.get();
+            json!({"ready": e.ready, "not_ready": e.not_ready, "source": e.source_kind})
+        },
+        Item<ComponentStatuses> => |c: &Item<ComponentStatuses>| json!({"name": c.get().name, "healthy": c.get().healthy, "message": c.get().message}),
+        Item<IpPools> => |p: &Item<IpPools>| {
+            let p = p.get();
+            json!({"name": p.name, "cidr": p.cidr.to_string(), "ipip_mode": p.ipip_mode, "vxlan_mode": p.vxlan_mode, "disabled": p.disabled})
+        },
+        Item<BlockAffinities> => |b: &Item<BlockAffinities>| json!({"node": b.get().node, "cidr": b.get().cidr.to_string(), "state": b.get().state}),
+        Item<Collectors> => |c: &Item<Collectors>| {
+            let st = c.get();
+            json!({
+                "name": st.name, "up": st.up, "no_data": st.no_data,
+                "last_success": st.last_success.map(crate::time::format_rfc3339),
+                "age_seconds": st.last_success.and_then(|t| Some(c.g.now()? - t)),
+                "stale_after_seconds": st.stale_after_seconds, "error": st.error,
+            })
+        },
+        Item<FlannelConfigs> => |f: &Item<FlannelConfigs>| {
+            let f = f.get();
+            json!({"network": f.network.map(|n| n.to_string()), "backend": f.backend_type, "vni": f.vni, "direct_routing": f.direct_routing, "source": f.source.to_string()})
+        },
+        Item<CorefileForwards> => |f: &Item<CorefileForwards>| s(f.get().text.clone()),
+        Item<VirtualServers> => |v: &Item<VirtualServers>| s(v.get().text()),
+        RealServerRef => |r: &RealServerRef| s(r.to_string()),
+        Item<ServiceChains> => |c: &Item<ServiceChains>| s(c.get().name.clone()),
+        ProxyTableRef => |t: &ProxyTableRef| s(format!("ProxyTable({})", t.g.host_name(t.t))),
     }
-    if let Some(s) = d.clone().try_cast::<super::api::ServiceRef>() {
-        let s = &s.g.facts.services[s.i];
-        return Value::String(format!("{}/{}", s.namespace, s.name));
-    }
-    if let Some(l) = d.clone().try_cast::<super::api::LeaseRef>() {
-        return Value::String(l.g.leases[l.i].subnet.to_string());
-    }
-    Value::String(d.to_string())
+    None
 }
