@@ -234,6 +234,7 @@ pub struct Graph {
     errors: Vec<crate::source::SourceError>,
     notes: Vec<String>,
     extra_cni_interfaces: Vec<String>,
+    locator: Option<Arc<dyn crate::store::Locator>>,
 }
 
 fn sorted<K: Ord, T>(m: BTreeMap<K, Arc<T>>) -> Vec<Arc<T>> {
@@ -245,6 +246,7 @@ impl Graph {
     pub fn build(mut set: FactSet, collectors: Vec<CollectorStatus>, options: &GraphOptions) -> Graph {
         let mut g = Graph { extra_cni_interfaces: options.extra_cni_interfaces.clone(), collectors, ..Default::default() };
         g.meta = std::mem::take(&mut set.meta);
+        g.locator = set.locator.take();
         g.now = g.meta.captured_at.as_deref().and_then(crate::time::parse_rfc3339).or(set.newest);
         for k in FactKind::of(Scope::Cluster) {
             if let Some(why) = set.cluster_unavailable(k) {
@@ -685,13 +687,26 @@ impl Graph {
     pub fn host_unavailable(&self, t: usize, kind: FactKind) -> Option<String> {
         let name = &self.hosts[t].name;
         let Some(facts) = self.host_facts(t) else {
-            return Some(format!("no host facts collected for {name}: {kind} not collected"));
+            return Some(match &self.locator {
+                Some(l) => l.no_host(name, kind),
+                None => format!("no host facts collected for {name}: {kind} not collected"),
+            });
         };
         let st = facts.state(kind)?;
         match (st.present, st.source, st.error) {
             (true, _, _) => None,
             (false, Some(src), Some(err)) => Some(could_not_read(src, err)),
-            _ => Some(format!("{kind} of {name} not collected")),
+            _ => Some(format!("{} not collected", self.host_fact_place(t, kind))),
+        }
+    }
+
+    /// Where a host fact is read, in the collector's words (`nodes/n2/ip-route.json`), or
+    /// `routes of n2` when no source said.
+    pub fn host_fact_place(&self, t: usize, kind: FactKind) -> String {
+        let name = &self.hosts[t].name;
+        match &self.locator {
+            Some(l) => l.host_fact(name, kind),
+            None => format!("{kind} of {name}"),
         }
     }
 
@@ -782,6 +797,24 @@ impl Graph {
         Some(table.routable(self.host_facts(t)?.rules.get().map(Vec::as_slice), dst))
     }
 
+    /// Main-table IPv4 unicast routes (not default) into a pod network or a declared service
+    /// CIDR, except routes to the host's own pod subnets: as indexes into the host's route
+    /// table ([`RouteTable::routes`]). Pod networks are indexed, so this is linear in the routes.
+    pub fn cluster_network_routes(&self, t: usize) -> Vec<usize> {
+        let Some(table) = self.hosts[t].routes.as_ref() else { return Vec::new() };
+        let own: Vec<IpNet> = self.pod_subnets(t).into_iter().map(|(n, _)| n).collect();
+        let services: Vec<IpNet> = self.service_cidrs().iter().filter(|n| n.addr().is_ipv4()).copied().collect();
+        table
+            .routes()
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_v4() && !r.is_default && r.kind == RouteType::UNICAST && r.table.is_main())
+            .filter(|(_, r)| !self.pod_networks.overlapping(&r.dst).is_empty() || services.iter().any(|s| crate::net::overlaps(s, &r.dst)))
+            .filter(|(_, r)| !own.iter().any(|o| o.contains(&r.dst.network())))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Main-table routes of a host for both families.
     pub fn main_routes(&self, t: usize) -> Vec<&Route> {
         let Some(h) = self.host_facts(t) else { return Vec::new() };
@@ -823,9 +856,8 @@ impl Graph {
 
     /// Which resolv.conf the kubelet hands pods on this host (catalogue `dns-upstream-loopback`).
     pub fn pod_resolv_conf(&self, t: usize) -> PodResolv {
-        let name = self.host_name(t);
         let Some(host) = self.host_facts(t) else {
-            return PodResolv::Unknown(format!("no host facts collected for {name}"));
+            return PodResolv::Unknown(self.host_unavailable(t, FactKind::ResolvConf).unwrap_or_default());
         };
         match &host.kubelet_resolv_conf {
             Fact::Present { source, value } => {
@@ -853,12 +885,12 @@ impl Graph {
             return PodResolv::File { source: None, conf: ResolvConf::default(), how };
         }
         if path != "/etc/resolv.conf" {
-            return PodResolv::Unknown(format!("{how}, which was not collected (kubelet_resolv_conf)"));
+            return PodResolv::Unknown(format!("{how}, which was not captured ({} not collected)", self.host_fact_place(t, FactKind::KubeletResolvConf)));
         }
         match &host.resolv_conf {
             Fact::Present { source, value } => PodResolv::File { source: Some(source.clone()), conf: value.clone(), how },
             Fact::Broken { source, error } => PodResolv::Unknown(could_not_read(source, error)),
-            Fact::Missing => PodResolv::Unknown(format!("{how}, but the host's resolv.conf was not collected")),
+            Fact::Missing => PodResolv::Unknown(format!("{how}, but {} was not collected", self.host_fact_place(t, FactKind::ResolvConf))),
         }
     }
 

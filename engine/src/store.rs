@@ -98,10 +98,23 @@ pub struct Broken {
     pub error: String,
 }
 
+/// Where a source would have read a host fact it did not collect: the words skip reasons
+/// use, so that "not collected" names the file or source that was missing (the engine
+/// never spells a capture path itself).
+pub trait Locator: Send + Sync + std::fmt::Debug {
+    /// Where `kind` of `host` would be read (`nodes/n2/ip-route.json`).
+    fn host_fact(&self, host: &str, kind: FactKind) -> String;
+    /// Why nothing at all was collected for a host known only from the cluster, naming `kind`
+    /// (`host node3 not captured (no nodes/node3/ folder): ip-route.json not collected`).
+    fn no_host(&self, host: &str, kind: FactKind) -> String;
+}
+
 /// Everything one source knows. Collectors fill it; [`Graph::build`] indexes it.
 #[derive(Debug, Clone, Default)]
 pub struct FactSet {
     pub meta: Meta,
+    /// How this source names the host facts it did not collect.
+    pub locator: Option<Arc<dyn Locator>>,
     pub(crate) kinds: BTreeMap<FactKind, KindState>,
     pub(crate) nodes: BTreeMap<ObjKey, Arc<Node>>,
     pub(crate) pods: BTreeMap<ObjKey, Arc<Pod>>,
@@ -415,6 +428,9 @@ impl FactSet {
             into.cluster = into.cluster.take().or(from.cluster);
         }
         meta_merge(&mut self.meta, other.meta);
+        if self.locator.is_none() {
+            self.locator = other.locator;
+        }
         for (k, st) in other.kinds {
             let into = self.kinds.entry(k).or_default();
             into.sources.extend(st.sources);

@@ -261,6 +261,10 @@ fn register_graph(r: &mut Reg) {
             traced(cluster_label, || format!("pods_with_label({k:?}, {v:?})"), out)
         })
         .register_fn("cni_agent_pods", |c: &mut Ctx| traced(cluster_label, || "cni_agent_pods()".into(), pods_of(&c.g, c.g.cni_agent_pods())))
+        .register_fn("services_with_ready_endpoints", |c: &mut Ctx| -> Array {
+            let out: Array = c.g.services_with_ready_endpoints().into_iter().map(|i| Dynamic::from(ServiceRef { g: c.g.clone(), i })).collect();
+            traced(cluster_label, || "services_with_ready_endpoints()".into(), out)
+        })
         .register_fn("mirror_pods", |c: &mut Ctx| traced(cluster_label, || "mirror_pods()".into(), pods_of(&c.g, c.g.mirror_pods())))
         .register_fn("has", |c: &mut Ctx, kind: &str| -> R<bool> {
             let k = kind_arg(kind, Scope::Cluster)?;
@@ -277,6 +281,12 @@ fn register_graph(r: &mut Reg) {
             Ok(if s.is_empty() { Dynamic::UNIT } else { s.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ").into() })
         })
         .register_fn("pod_networks", |c: &mut Ctx| traced(cluster_label, || "pod_networks()".into(), cidr_list(c.g.pod_networks(), "source")))
+        .register_fn("pod_network_count", |c: &mut Ctx| c.g.pod_networks().len() as i64)
+        .register_fn("pod_networks_overlapping", |c: &mut Ctx, cidr: &str| -> R<Array> {
+            let q = parse_net_arg(cidr)?;
+            let hits: Vec<(ipnet::IpNet, String)> = c.g.pod_network_set().overlapping(&q).into_iter().cloned().collect();
+            Ok(traced(cluster_label, || format!("pod_networks_overlapping({cidr})"), cidr_list(&hits, "source")))
+        })
         .register_fn("proxy_mode", |c: &mut Ctx| traced(cluster_label, || "proxy_mode()".into(), c.g.cluster_proxy_mode()))
         .register_fn("collector", |c: &mut Ctx, name: &str| {
             let d = first::<Collectors>(&c.g, 0, |s| s.name == name);
@@ -298,11 +308,14 @@ fn register_graph(r: &mut Reg) {
         .doc("Graph", "pods_in", "g.pods_in(namespace) -> [Pod]", "Pods of a namespace (index look-up).", "g.pods_in(\"kube-system\")")
         .doc("Graph", "pods_with_label", "g.pods_with_label(key, value) -> [Pod]", "Pods carrying the label `key=value`, in any namespace (index look-up).", "g.pods_with_label(\"k8s-app\", \"kube-dns\")")
         .doc("Graph", "cni_agent_pods", "g.cni_agent_pods() -> [Pod]", "Pods of CNI agent DaemonSets (calico-node, kube-flannel, flannel, cilium, kube-router, weave-net, canal) in any namespace.", "g.cni_agent_pods().filter(|p| !p.ready)")
+        .doc("Graph", "services_with_ready_endpoints", "g.services_with_ready_endpoints() -> [Service]", "ClusterIP Services (not ExternalName, not headless) with at least one ready endpoint: those kube-proxy must program.", "let svcs = g.services_with_ready_endpoints();")
         .doc("Graph", "mirror_pods", "g.mirror_pods() -> [Pod]", "Static pods' mirrors (config.source file or owned by a Node).", "g.mirror_pods()")
         .doc("Graph", "has", "g.has(kind) -> bool", "Whether a cluster fact kind was collected and every entry of it could be read: nodes, pods, services, endpoints, componentstatuses, ippools, blockaffinities, configmap/coredns, configmap/kube-proxy, configmap/kubeadm-config, configmap/kube-flannel-cfg, etcd/flannel.", "if !g.has(\"services\") { ... }")
         .doc("Graph", "missing", "g.missing(kind) -> string", "Why a cluster fact kind is unavailable (`... not collected`, or `could not be read: SOURCE: ERROR`), for `g.skip` reasons; \"\" when it is available.", "g.skip(h.subject(), g.missing(\"services\"));")
         .doc("Graph", "source", "g.source(kind) -> string | ()", "Where a cluster fact kind was read (files or the live collector), for evidence.", "evidence: #{ endpoints: g.source(\"endpoints\") }")
         .doc("Graph", "pod_networks", "g.pod_networks() -> [#{cidr, source}]", "The cluster's pod networks: flannel Network, Calico IPPools, kubeadm podSubnet, Nodes' podCIDRs.", "for p in g.pod_networks() { ... p.cidr ... }")
+        .doc("Graph", "pod_network_count", "g.pod_network_count() -> int", "How many pod networks are known (without building the list).", "if g.pod_network_count() == 0 { ... }")
+        .doc("Graph", "pod_networks_overlapping", "g.pod_networks_overlapping(cidr) -> [#{cidr, source}]", "The pod networks that share an address with `cidr` (indexed: no scan of every Node's podCIDR).", "g.pod_networks_overlapping(\"10.96.0.0/12\")")
         .doc("Graph", "proxy_mode", "g.proxy_mode() -> string", "The cluster's kube-proxy mode: the ConfigMap's `mode` (`\"\"` → iptables), else the mode all hosts that can tell agree on; \"\" when unknown.", "if g.proxy_mode() == \"ipvs\" { ... }")
         .doc("Graph", "collector", "g.collector(name) -> Collector | ()", "One collector's status; () when it did not report (not configured, or a capture).", "let k = g.collector(\"k8s\"); if k == () { return; }")
         .doc("Graph", "cluster_subject", "g.cluster_subject() -> map", "The subject of a cluster-wide finding: `#{kind: \"Cluster\", name: \"cluster\"}`.", "g.finding(#{ subject: g.cluster_subject(), summary: \"...\" })")

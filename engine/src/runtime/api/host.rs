@@ -181,6 +181,10 @@ pub fn register(r: &mut Reg) {
             };
             traced(|| h.label(), || "pod_bridges()".into(), b)
         })
+        .register_fn("cluster_network_routes", |h: &mut HostRef| -> Array {
+            let out: Array = h.g.cluster_network_routes(h.t).into_iter().map(|i| Dynamic::from(Item::<Routes>::at(&h.g, h.t, i))).collect();
+            traced(|| h.label(), || "cluster_network_routes()".into(), out)
+        })
         .register_fn("is_cni_interface", |h: &mut HostRef, name: &str| h.g.is_cni_interface(name))
         .register_fn("to_string", |h: &mut HostRef| h.name().to_string())
         .register_fn("to_debug", |h: &mut HostRef| format!("Host({})", h.name()));
@@ -200,6 +204,7 @@ pub fn register(r: &mut Reg) {
         .doc("Host", "host_networks", "h.host_networks() -> [#{cidr, what}]", "Networks of addresses on non-CNI interfaces, plus the Node's InternalIP.", "for n in h.host_networks() { ... n.cidr ... }")
         .doc("Host", "pod_network_overlaps", "h.pod_network_overlaps() -> [#{host_network, pod_network, declared_by}]", "Every (host network, pod network) pair that shares an address (pod networks indexed, no scan).", "let hits = h.pod_network_overlaps();")
         .doc("Host", "pod_bridges", "h.pod_bridges() -> [#{name, why}] | ()", "Linux bridges with veth ports or an address in the host's pod subnets; () when links were not collected.", "let b = h.pod_bridges();")
+        .doc("Host", "cluster_network_routes", "h.cluster_network_routes() -> [Route]", "Main-table IPv4 unicast routes (not default) into a pod network or a declared service CIDR, except those to this host's own pod subnets (pod networks indexed: linear in the routes).", "h.cluster_network_routes().filter(|r| h.route_egress(r) == \"eth1\")")
         .doc("Host", "is_cni_interface", "h.is_cni_interface(name) -> bool", "Whether an interface name is CNI- or kube-proxy-owned (catalogue list plus config `cni_interfaces`).", "h.is_cni_interface(\"cali12ab\")");
 
     r.engine.register_type_with_name::<Item<Routes>>("Route");
