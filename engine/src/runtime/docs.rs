@@ -61,7 +61,7 @@ pub fn reference_markdown() -> String {
     let l = Limits::default();
     let mut out = String::from(
         "# Rule API reference\n\n\
-<!-- Generated from the Doc tables in engine/src/runtime/api*.rs by `cargo test -p netdoctor-engine --test api_docs` \
+<!-- Generated from the registrations in engine/src/runtime/api/*.rs by `cargo test -p netdoctor-engine --test api_docs` \
 with UPDATE_DOCS=1. Do not edit by hand: the test fails when this file or the registry drifts. -->\n\n\
 A rule is one `.rhai` file with a metadata map and an `evaluate` function:\n\n\
 ```rhai\n\
@@ -73,7 +73,7 @@ const RULE = #{\n\
     docs: \"Optional: background, the incident it comes from\",\n\
 };\n\n\
 fn evaluate(g) {\n\
-    for h in g.hosts() {\n\
+    for h in g.hosts {\n\
         if !h.has(\"sysctl\") { g.skip(h.subject(), h.missing(\"sysctl\")); continue; }\n\
         if h.sysctl(\"net.ipv4.ip_forward\") == \"0\" {\n\
             g.finding(#{ subject: h.subject(), summary: `ip_forward is 0 on ${h.name}`,\n\
@@ -81,7 +81,31 @@ fn evaluate(g) {\n\
         }\n\
     }\n\
 }\n\
-```\n\n",
+```\n\n\
+## Conventions\n\n\
+The API follows four rules, so that what you guess is what exists:\n\n\
+- **Stored facts are properties; computations and look-ups are methods.** A value held on an object, \
+or a relation the graph keeps as an index, is a property without parentheses: `p.phase`, `r.dst`, \
+`h.routes`, `h.pods`, `s.endpoints`, `l.owner`. Anything that takes an argument or applies a convention \
+is a method: `h.route_get(ip)`, `h.pod_bridges()`, `s.selected_pods()`, `g.service(ns, name)`. \
+`rules check` flags `g.pods()` (a property called as a method) and misspelt names, with the nearest name.\n\
+- **One name for one concept.** `type` is what sort of thing a fact is (a route's, link's, Service's, \
+condition's, address's or virtual server's type); `kind` is only a subject's Kubernetes kind \
+(`Node`, `Pod`, `Service`, `FlannelLease`, `Cluster`). flannel's backend is `backend` everywhere. Host \
+facts are named as in `h.has(...)`: `links`, `addrs`, `routes`, `rules`, `neighbours`, `fdb`, `ipvs`, \
+`iptables`, `resolv_conf`, `kubelet_resolv_conf`, `kubelet_config`, `kubelet_args`, `sysctl`, `subnet_env`.\n\
+- **Typed handles.** Every object and every value inside a fact (a route, a container, a Service port, \
+a virtual server) is a handle into the immutable fact graph, never a map rebuilt on each access; \
+collections are arrays of handles, so reading facts never trips the sandbox's data limits. Computed \
+answers (a route lookup, `h.pod_resolv_conf()`) are small maps or values, documented below.\n\
+- **Hashable ids.** Every object handle has `.id` (`Node/n1`, `Pod/ns/name`, `Service/ns/name`, \
+`FlannelLease/10.244.1.0/24`): use it to key maps by subject (`by_service[s.id] = ...`).\n\n\
+Every property read and method call is recorded under its subject for `netdoctor eval --explain RULE`.\n\n\
+For large clusters, prefer the indexed look-ups (`g.pods_with_label`, `g.pods_in`, `g.pods_on`, \
+`h.pods`, `g.cni_agent_pods()`, `g.service_by_ip`) and the batch questions that answer for every \
+Service or lease at once (`t.missing_entries()`, `t.stale_backends()`, `h.missing_flannel_routes()`, \
+`h.missing_block_routes()`, `l.vtep_check()`, `h.pod_network_overlaps()`) over loops that test every \
+object: no rule of the built-in pack is worse than linear in the facts it reads.\n\n",
     );
     let _ = writeln!(out, "Metadata fields: {}. Any other field is an error (`netdoctor rules check`).\n", META_KEYS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "));
     out.push_str(
