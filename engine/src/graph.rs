@@ -209,6 +209,8 @@ pub struct Graph {
     /// (protocol, nodePort) → (service, port index).
     service_by_node_port: HashMap<(L4Proto, u16), (usize, usize)>,
     endpoints: Vec<Option<ServiceEndpoints>>,
+    pub(crate) deployments: Vec<Arc<Deployment>>,
+    deployment_by_key: HashMap<ObjKey, usize>,
     pub(crate) component_statuses: Vec<Arc<ComponentStatus>>,
     pub(crate) ip_pools: Vec<Arc<IpPool>>,
     pub(crate) block_affinities: Vec<Arc<BlockAffinity>>,
@@ -271,6 +273,10 @@ impl Graph {
         g.nodes = sorted(std::mem::take(&mut set.nodes));
         g.pods = sorted(std::mem::take(&mut set.pods));
         g.services = sorted(std::mem::take(&mut set.services));
+        g.deployments = sorted(std::mem::take(&mut set.deployments));
+        for (i, d) in g.deployments.iter().enumerate() {
+            g.deployment_by_key.insert((d.namespace.clone(), d.name.clone()), i);
+        }
         g.component_statuses = sorted(std::mem::take(&mut set.component_statuses));
         g.ip_pools = sorted(std::mem::take(&mut set.ip_pools));
         g.block_affinities = sorted(std::mem::take(&mut set.block_affinities));
@@ -585,6 +591,14 @@ impl Graph {
                 p.namespace == s.namespace && s.selector.iter().all(|(k, v)| p.labels.get(k) == Some(v))
             })
             .collect()
+    }
+    /// Deployments, sorted by namespace and name.
+    pub fn deployments(&self) -> &[Arc<Deployment>] {
+        &self.deployments
+    }
+    /// A Deployment by namespace and name.
+    pub fn deployment_index(&self, namespace: &str, name: &str) -> Option<usize> {
+        self.deployment_by_key.get(&(namespace.to_string(), name.to_string())).copied()
     }
     /// ComponentStatuses, sorted by name.
     pub fn component_statuses(&self) -> &[Arc<ComponentStatus>] {

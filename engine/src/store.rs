@@ -30,6 +30,7 @@ pub enum Object {
     Service(Service),
     /// An EndpointSlice or an Endpoints object.
     Endpoints(EndpointSet),
+    Deployment(Deployment),
     ComponentStatus(ComponentStatus),
     IpPool(IpPool),
     BlockAffinity(BlockAffinity),
@@ -45,6 +46,7 @@ impl Object {
             Object::Pod(_) => FactKind::Pods,
             Object::Service(_) => FactKind::Services,
             Object::Endpoints(_) => FactKind::Endpoints,
+            Object::Deployment(_) => FactKind::Deployments,
             Object::ComponentStatus(_) => FactKind::ComponentStatuses,
             Object::IpPool(_) => FactKind::IpPools,
             Object::BlockAffinity(_) => FactKind::BlockAffinities,
@@ -59,6 +61,7 @@ impl Object {
             Object::Pod(p) => (p.namespace.clone(), p.name.clone()),
             Object::Service(s) => (s.namespace.clone(), s.name.clone()),
             Object::Endpoints(e) => endpoints_key(e.slice, &e.namespace, &e.name),
+            Object::Deployment(d) => (d.namespace.clone(), d.name.clone()),
             Object::ComponentStatus(c) => (String::new(), c.name.clone()),
             Object::IpPool(p) => (String::new(), p.name.clone()),
             Object::BlockAffinity(b) => (String::new(), b.name.clone()),
@@ -72,6 +75,7 @@ impl Object {
             Object::Pod(p) => p.resource_version,
             Object::Service(s) => s.resource_version,
             Object::Endpoints(e) => e.resource_version,
+            Object::Deployment(d) => d.resource_version,
             _ => 0,
         }
     }
@@ -120,6 +124,7 @@ pub struct FactSet {
     pub(crate) pods: BTreeMap<ObjKey, Arc<Pod>>,
     pub(crate) services: BTreeMap<ObjKey, Arc<Service>>,
     pub(crate) endpoints: BTreeMap<ObjKey, Arc<EndpointSet>>,
+    pub(crate) deployments: BTreeMap<ObjKey, Arc<Deployment>>,
     pub(crate) component_statuses: BTreeMap<ObjKey, Arc<ComponentStatus>>,
     pub(crate) ip_pools: BTreeMap<ObjKey, Arc<IpPool>>,
     pub(crate) block_affinities: BTreeMap<ObjKey, Arc<BlockAffinity>>,
@@ -145,6 +150,7 @@ macro_rules! objects_of {
             FactKind::Pods => $set.pods.$f(),
             FactKind::Services => $set.services.$f(),
             FactKind::Endpoints => $set.endpoints.$f(),
+            FactKind::Deployments => $set.deployments.$f(),
             FactKind::ComponentStatuses => $set.component_statuses.$f(),
             FactKind::IpPools => $set.ip_pools.$f(),
             FactKind::BlockAffinities => $set.block_affinities.$f(),
@@ -190,6 +196,7 @@ impl FactSet {
             Object::Pod(p) => self.pods.insert(key, Arc::new(p)).map(|o| o.resource_version),
             Object::Service(s) => self.services.insert(key, Arc::new(s)).map(|o| o.resource_version),
             Object::Endpoints(e) => self.endpoints.insert(key, Arc::new(e)).map(|o| o.resource_version),
+            Object::Deployment(d) => self.deployments.insert(key, Arc::new(d)).map(|o| o.resource_version),
             Object::ComponentStatus(c) => self.component_statuses.insert(key, Arc::new(c)).map(|_| 0),
             Object::IpPool(p) => self.ip_pools.insert(key, Arc::new(p)).map(|_| 0),
             Object::BlockAffinity(b) => self.block_affinities.insert(key, Arc::new(b)).map(|_| 0),
@@ -204,6 +211,7 @@ impl FactSet {
             FactKind::Pods => self.pods.get(key).map(|o| o.resource_version),
             FactKind::Services => self.services.get(key).map(|o| o.resource_version),
             FactKind::Endpoints => self.endpoints.get(key).map(|o| o.resource_version),
+            FactKind::Deployments => self.deployments.get(key).map(|o| o.resource_version),
             FactKind::ComponentStatuses => self.component_statuses.get(key).map(|_| 0),
             FactKind::IpPools => self.ip_pools.get(key).map(|_| 0),
             FactKind::BlockAffinities => self.block_affinities.get(key).map(|_| 0),
@@ -220,6 +228,7 @@ impl FactSet {
             FactKind::Pods => self.pods.remove(key).is_some(),
             FactKind::Services => self.services.remove(key).is_some(),
             FactKind::Endpoints => self.endpoints.remove(key).is_some(),
+            FactKind::Deployments => self.deployments.remove(key).is_some(),
             FactKind::ComponentStatuses => self.component_statuses.remove(key).is_some(),
             FactKind::IpPools => self.ip_pools.remove(key).is_some(),
             FactKind::BlockAffinities => self.block_affinities.remove(key).is_some(),
@@ -238,6 +247,7 @@ impl FactSet {
             FactKind::Pods => self.pods.clear(),
             FactKind::Services => self.services.clear(),
             FactKind::Endpoints => self.endpoints.clear(),
+            FactKind::Deployments => self.deployments.clear(),
             FactKind::ComponentStatuses => self.component_statuses.clear(),
             FactKind::IpPools => self.ip_pools.clear(),
             FactKind::BlockAffinities => self.block_affinities.clear(),
@@ -265,6 +275,7 @@ impl FactSet {
             FactKind::Pods => self.pods.keys().cloned().collect(),
             FactKind::Services => self.services.keys().cloned().collect(),
             FactKind::Endpoints => self.endpoints.keys().cloned().collect(),
+            FactKind::Deployments => self.deployments.keys().cloned().collect(),
             FactKind::ComponentStatuses => self.component_statuses.keys().cloned().collect(),
             FactKind::IpPools => self.ip_pools.keys().cloned().collect(),
             FactKind::BlockAffinities => self.block_affinities.keys().cloned().collect(),
@@ -440,6 +451,7 @@ impl FactSet {
         self.pods.extend(other.pods);
         self.services.extend(other.services);
         self.endpoints.extend(other.endpoints);
+        self.deployments.extend(other.deployments);
         self.component_statuses.extend(other.component_statuses);
         self.ip_pools.extend(other.ip_pools);
         self.block_affinities.extend(other.block_affinities);

@@ -321,6 +321,22 @@ pub struct EndpointSet {
     pub slice: bool,
 }
 
+/// A Deployment: its desired and observed replicas.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deployment {
+    pub namespace: String,
+    pub name: String,
+    pub resource_version: u64,
+    /// spec.replicas (the API default 1 when absent).
+    pub replicas: u32,
+    pub ready_replicas: u32,
+    pub available_replicas: u32,
+    pub updated_replicas: u32,
+    /// spec.selector.matchLabels.
+    pub selector: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
 /// `kubectl get cs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentStatus {

@@ -193,6 +193,7 @@ fn evidence_of_handle(d: &Dynamic) -> Option<serde_json::Value> {
             let e = e.get();
             json!({"ready": e.ready, "not_ready": e.not_ready, "source": e.source_kind})
         },
+        Item<Deployments> => |d: &Item<Deployments>| s(format!("{}/{}", d.get().namespace, d.get().name)),
         Item<ComponentStatuses> => |c: &Item<ComponentStatuses>| json!({"name": c.get().name, "healthy": c.get().healthy, "message": c.get().message}),
         Item<IpPools> => |p: &Item<IpPools>| {
             let p = p.get();

@@ -125,6 +125,18 @@ impl Part for EndpointsOf {
     }
 }
 /// Cluster-wide lists: `of` is unused.
+pub struct Deployments;
+impl Part for Deployments {
+    type T = Arc<Deployment>;
+    fn items(g: &Graph, _: usize) -> &[Arc<Deployment>] {
+        g.deployments()
+    }
+    fn owner(g: &Graph, of: usize) -> String {
+        let _ = of;
+        let _ = g;
+        cluster_label()
+    }
+}
 pub struct ComponentStatuses;
 impl Part for ComponentStatuses {
     type T = Arc<ComponentStatus>;
@@ -214,6 +226,7 @@ fn register_graph(r: &mut Reg) {
         .register_get("pods", |c: &mut Ctx| -> Array { (0..c.g.pods().len()).map(|i| Dynamic::from(PodRef { g: c.g.clone(), i })).collect() })
         .register_get("services", |c: &mut Ctx| -> Array { (0..c.g.services().len()).map(|i| Dynamic::from(ServiceRef { g: c.g.clone(), i })).collect() })
         .register_get("leases", |c: &mut Ctx| -> Array { (0..c.g.leases().len()).map(|i| Dynamic::from(LeaseRef { g: c.g.clone(), i })).collect() })
+        .register_get("deployments", |c: &mut Ctx| Item::<Deployments>::all(&c.g, 0))
         .register_get("component_statuses", |c: &mut Ctx| Item::<ComponentStatuses>::all(&c.g, 0))
         .register_get("ip_pools", |c: &mut Ctx| Item::<IpPools>::all(&c.g, 0))
         .register_get("block_affinities", |c: &mut Ctx| Item::<BlockAffinities>::all(&c.g, 0))
@@ -228,6 +241,7 @@ fn register_graph(r: &mut Reg) {
         .doc("Graph", "pods", "g.pods -> [Pod]", "Every Pod, sorted by namespace and name. Prefer the indexed look-ups (`g.pods_with_label`, `g.pods_on`, `h.pods`) on large clusters.", "g.pods.len()")
         .doc("Graph", "services", "g.services -> [Service]", "Every Service, sorted by namespace and name.", "for s in g.services { ... }")
         .doc("Graph", "leases", "g.leases -> [Lease]", "flannel subnet leases (etcd, or Node annotations in kube-subnet-mgr mode), sorted by subnet.", "for l in g.leases { if l.owner == () { ... } }")
+        .doc("Graph", "deployments", "g.deployments -> [Deployment]", "Deployments, sorted by namespace and name. Check `g.has(\"deployments\")` first.", "g.deployments.filter(|d| d.ready_replicas < d.replicas)")
         .doc("Graph", "component_statuses", "g.component_statuses -> [ComponentStatus]", "`kubectl get componentstatuses`. Check `g.has(\"componentstatuses\")` first.", "g.component_statuses.filter(|c| !c.healthy)")
         .doc("Graph", "ip_pools", "g.ip_pools -> [IpPool]", "Calico IPPools.", "g.ip_pools.filter(|p| p.ipip_mode == \"CrossSubnet\")")
         .doc("Graph", "block_affinities", "g.block_affinities -> [BlockAffinity]", "Calico BlockAffinities, sorted by block.", "g.block_affinities.filter(|b| b.node == h.name)")
@@ -241,6 +255,7 @@ fn register_graph(r: &mut Reg) {
     r.engine
         .register_fn("host", |c: &mut Ctx, name: &str| opt(c.g.host_index(name).map(|t| HostRef { g: c.g.clone(), t })))
         .register_fn("node", |c: &mut Ctx, name: &str| opt(c.g.node_index(name).map(|i| NodeRef { g: c.g.clone(), i })))
+        .register_fn("deployment", |c: &mut Ctx, ns: &str, name: &str| opt(c.g.deployment_index(ns, name).map(|i| Item::<Deployments>::at(&c.g, 0, i))))
         .register_fn("service", |c: &mut Ctx, ns: &str, name: &str| opt(c.g.service_index(ns, name).map(|i| ServiceRef { g: c.g.clone(), i })))
         .register_fn("service_by_ip", |c: &mut Ctx, ip: &str| -> R<Dynamic> {
             let ip = parse_ip_arg(ip)?;
@@ -300,6 +315,7 @@ fn register_graph(r: &mut Reg) {
         .register_fn("param", |c: &mut Ctx, name: &str, default: Dynamic| c.param(name, default));
     r.doc("Graph", "host", "g.host(name) -> Host | ()", "The host of that name.", "let h = g.host(\"node1\");")
         .doc("Graph", "node", "g.node(name) -> Node | ()", "The Node object of that name.", "let n = g.node(\"admin\");")
+        .doc("Graph", "deployment", "g.deployment(namespace, name) -> Deployment | ()", "A Deployment by namespace and name.", "let d = g.deployment(\"kube-system\", \"coredns\");")
         .doc("Graph", "service", "g.service(namespace, name) -> Service | ()", "A Service by namespace and name.", "let k = g.service(\"default\", \"kubernetes\");")
         .doc("Graph", "service_by_ip", "g.service_by_ip(ip) -> Service | ()", "The Service owning a ClusterIP (index look-up).", "let s = g.service_by_ip(\"10.96.0.10\");")
         .doc("Graph", "pod_by_ip", "g.pod_by_ip(ip) -> Pod | ()", "The (non-hostNetwork) pod that has this IP (index look-up).", "let p = g.pod_by_ip(\"10.244.1.2\");")
@@ -310,7 +326,7 @@ fn register_graph(r: &mut Reg) {
         .doc("Graph", "cni_agent_pods", "g.cni_agent_pods() -> [Pod]", "Pods of CNI agent DaemonSets (calico-node, kube-flannel, flannel, cilium, kube-router, weave-net, canal) in any namespace.", "g.cni_agent_pods().filter(|p| !p.ready)")
         .doc("Graph", "services_with_ready_endpoints", "g.services_with_ready_endpoints() -> [Service]", "ClusterIP Services (not ExternalName, not headless) with at least one ready endpoint: those kube-proxy must program.", "let svcs = g.services_with_ready_endpoints();")
         .doc("Graph", "mirror_pods", "g.mirror_pods() -> [Pod]", "Static pods' mirrors (config.source file or owned by a Node).", "g.mirror_pods()")
-        .doc("Graph", "has", "g.has(kind) -> bool", "Whether a cluster fact kind was collected and every entry of it could be read: nodes, pods, services, endpoints, componentstatuses, ippools, blockaffinities, configmap/coredns, configmap/kube-proxy, configmap/kubeadm-config, configmap/kube-flannel-cfg, etcd/flannel.", "if !g.has(\"services\") { ... }")
+        .doc("Graph", "has", "g.has(kind) -> bool", "Whether a cluster fact kind was collected and every entry of it could be read: nodes, pods, services, endpoints, deployments, componentstatuses, ippools, blockaffinities, configmap/coredns, configmap/kube-proxy, configmap/kubeadm-config, configmap/kube-flannel-cfg, etcd/flannel.", "if !g.has(\"services\") { ... }")
         .doc("Graph", "missing", "g.missing(kind) -> string", "Why a cluster fact kind is unavailable (`... not collected`, or `could not be read: SOURCE: ERROR`), for `g.skip` reasons; \"\" when it is available.", "g.skip(h.subject(), g.missing(\"services\"));")
         .doc("Graph", "source", "g.source(kind) -> string | ()", "Where a cluster fact kind was read (files or the live collector), for evidence.", "evidence: #{ endpoints: g.source(\"endpoints\") }")
         .doc("Graph", "pod_networks", "g.pod_networks() -> [#{cidr, source}]", "The cluster's pod networks: flannel Network, Calico IPPools, kubeadm podSubnet, Nodes' podCIDRs.", "for p in g.pod_networks() { ... p.cidr ... }")
@@ -503,6 +519,16 @@ fn register_lease(r: &mut Reg) {
 }
 
 fn register_small(r: &mut Reg) {
+    r.engine.register_type_with_name::<Item<Deployments>>("Deployment");
+    r.get("Deployment", "namespace", "d.namespace -> string", "Namespace.", |d: &Item<Deployments>| d.get().namespace.clone())
+        .get("Deployment", "name", "d.name -> string", "Name.", |d: &Item<Deployments>| d.get().name.clone())
+        .get("Deployment", "replicas", "d.replicas -> int", "spec.replicas (1 when absent, as the API defaults it).", |d: &Item<Deployments>| i64::from(d.get().replicas))
+        .get("Deployment", "ready_replicas", "d.ready_replicas -> int", "status.readyReplicas.", |d: &Item<Deployments>| i64::from(d.get().ready_replicas))
+        .get("Deployment", "available_replicas", "d.available_replicas -> int", "status.availableReplicas.", |d: &Item<Deployments>| i64::from(d.get().available_replicas))
+        .get("Deployment", "updated_replicas", "d.updated_replicas -> int", "status.updatedReplicas.", |d: &Item<Deployments>| i64::from(d.get().updated_replicas))
+        .get("Deployment", "selector", "d.selector -> map", "spec.selector.matchLabels.", |d: &Item<Deployments>| string_map(&d.get().selector))
+        .get("Deployment", "labels", "d.labels -> map", "Labels.", |d: &Item<Deployments>| string_map(&d.get().labels));
+    r.engine.register_fn("to_string", |d: &mut Item<Deployments>| format!("{}/{}", d.get().namespace, d.get().name));
     r.engine.register_type_with_name::<Item<ComponentStatuses>>("ComponentStatus");
     r.get("ComponentStatus", "name", "c.name -> string", "scheduler, controller-manager, etcd-0, ...", |c: &Item<ComponentStatuses>| c.get().name.clone())
         .get("ComponentStatus", "healthy", "c.healthy -> bool", "The Healthy condition is True.", |c: &Item<ComponentStatuses>| c.get().healthy)
