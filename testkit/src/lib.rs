@@ -9,6 +9,11 @@
 //! - [`netns::Netns`]: a real network namespace with helpers named after the
 //!   `ip` commands (veth, bridge, vxlan, routes, rules, neighbours, fdb,
 //!   sysctl), for the netlink collector.
+//! - [`apiserver::TestApiServer`]: an in-process test server that speaks the
+//!   Kubernetes API's HTTP wire protocol (lists with pagination and selectors,
+//!   watches with bookmarks and `410 Expired`) for the resources netdoctor
+//!   reads; it is not a kube-apiserver. A `kube::Client` built from its
+//!   [`kubeconfig`](apiserver::TestApiServer::kubeconfig) talks to it.
 //!
 //! Start with the harness your collector needs. When the host cannot run a
 //! harness (not root, a binary missing) its constructor returns
@@ -31,8 +36,14 @@
 //! }
 //! ```
 //!
-//! A [`netns::Netns`] test looks the same (`require!(Netns::new("fl"))`).
+//! A [`netns::Netns`] test looks the same (`require!(Netns::new("fl"))`);
+//! a [`apiserver::TestApiServer`] needs no privileges and runs its own Tokio
+//! runtime on a thread of its own, so it serves plain `#[test]`s and
+//! `#[tokio::test]`s of either flavour alike.
 
+#![warn(missing_docs)]
+
+pub mod apiserver;
 pub mod etcd;
 pub mod netns;
 
