@@ -169,9 +169,11 @@ macro_rules! require {
     };
 }
 
-/// Runs a command to completion; its stdout, or [`Error::Command`] with its
-/// stderr when it fails.
-pub(crate) fn run(cmd: &mut Command) -> Result<String> {
+/// Runs a command to completion: its stdout, or [`Error::Command`] with the
+/// command line and its stderr when it fails. The harnesses use it for
+/// `ip`, `bridge` and `etcdctl`; tests can too:
+/// `run(etcd.etcdctl().args(["get", "--prefix", "/coreos.com"]))`.
+pub fn run(cmd: &mut Command) -> Result<String> {
     let line = command_line(cmd);
     let out = cmd.output().map_err(Error::io(format!("running {line}")))?;
     if out.status.success() {
@@ -206,4 +208,45 @@ pub(crate) fn is_root() -> bool {
                 .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unavailable() -> Error {
+        Error::Unavailable {
+            harness: "etcd",
+            reason: "/usr/bin/etcd not found".into(),
+        }
+    }
+
+    #[test]
+    fn an_unavailable_harness_is_a_skip() {
+        assert_eq!(or_skip(Ok(7)), Some(7));
+        assert_eq!(or_skip::<u32>(Err(unavailable())), None);
+        let mut reached = false;
+        let mut body = || {
+            let _etcd: u32 = require!(Err(unavailable()));
+            reached = true;
+        };
+        body();
+        assert!(!reached, "require! returns before the test body");
+    }
+
+    #[test]
+    #[should_panic(expected = "device name too long")]
+    fn any_other_error_fails_the_test() {
+        or_skip::<()>(Err(Error::Invalid("device name too long".into())));
+    }
+
+    #[test]
+    fn run_reports_the_command_and_its_stderr() {
+        let err = run(Command::new("sh").args(["-c", "echo oops >&2; exit 3"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sh -c echo oops >&2; exit 3: exit status: 3: oops"
+        );
+        assert_eq!(run(Command::new("echo").arg("hi")).unwrap(), "hi\n");
+    }
 }

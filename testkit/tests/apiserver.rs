@@ -104,23 +104,49 @@ async fn until(rx: &mut mpsc::UnboundedReceiver<Seen>, done: impl Fn(&Seen) -> b
 
 /// The pod keys a store fed by these events holds, as kube's reflector
 /// would: Init starts a buffer that InitDone swaps in.
-fn apply_events(state: &mut BTreeSet<String>, buffer: &mut BTreeSet<String>, events: &[Seen]) {
-    for event in events {
-        match event {
-            Seen::Init => buffer.clear(),
-            Seen::InitApply(k) => {
-                buffer.insert(k.clone());
+#[derive(Debug, Default)]
+struct Mirror {
+    state: BTreeSet<String>,
+    buffer: BTreeSet<String>,
+}
+
+impl Mirror {
+    fn apply(&mut self, events: &[Seen]) {
+        for event in events {
+            match event {
+                Seen::Init => self.buffer.clear(),
+                Seen::InitApply(k) => {
+                    self.buffer.insert(k.clone());
+                }
+                Seen::InitDone => self.state = std::mem::take(&mut self.buffer),
+                Seen::Apply(k) => {
+                    self.state.insert(k.clone());
+                }
+                Seen::Delete(k) => {
+                    self.state.remove(k);
+                }
+                Seen::Error(_) => {}
             }
-            Seen::InitDone => *state = std::mem::take(buffer),
-            Seen::Apply(k) => {
-                state.insert(k.clone());
-            }
-            Seen::Delete(k) => {
-                state.remove(k);
-            }
-            Seen::Error(_) => {}
         }
     }
+}
+
+/// A pod watcher on `server` that has listed everything and has its watch
+/// open; what it saw up to `InitDone`.
+async fn synced(
+    server: &TestApiServer,
+    config: watcher::Config,
+) -> (mpsc::UnboundedReceiver<Seen>, Vec<Seen>) {
+    let mut rx = watch_pods(client(server).await, config);
+    let seen = until(&mut rx, |e| *e == Seen::InitDone).await;
+    wait_for_watch(server).await;
+    (rx, seen)
+}
+
+fn init_applies(seen: &[Seen]) -> usize {
+    seen.iter()
+        .filter(|e| matches!(e, Seen::InitApply(_)))
+        .count()
 }
 
 fn server_pods(server: &TestApiServer) -> BTreeSet<String> {
@@ -184,13 +210,8 @@ async fn lists_page_filter_and_require_the_token() {
 
     // The runtime watcher pages through all 15 pods, two at a time.
     server.clear_requests();
-    let mut rx = watch_pods(client.clone(), watcher::Config::default().page_size(2));
-    let seen = until(&mut rx, |e| *e == Seen::InitDone).await;
-    let listed = seen
-        .iter()
-        .filter(|e| matches!(e, Seen::InitApply(_)))
-        .count();
-    assert_eq!(listed, 15, "{seen:?}");
+    let (_rx, seen) = synced(&server, watcher::Config::default().page_size(2)).await;
+    assert_eq!(init_applies(&seen), 15, "{seen:?}");
     let pages: Vec<_> = server
         .requests()
         .into_iter()
@@ -345,10 +366,7 @@ async fn discovery_finds_calico_crds_only_when_enabled() {
 #[tokio::test]
 async fn watcher_sees_added_modified_deleted_and_raw_watch_sees_bookmarks() {
     let server = loaded(ApiServerOptions::default());
-    let client = client(&server).await;
-    let mut rx = watch_pods(client.clone(), watcher::Config::default().page_size(2));
-    until(&mut rx, |e| *e == Seen::InitDone).await;
-    wait_for_watch(&server).await;
+    let (mut rx, _) = synced(&server, watcher::Config::default().page_size(2)).await;
     let after_list = server.resource_version();
 
     server.apply(pod("default", "probe", "node1")).unwrap();
@@ -371,7 +389,7 @@ async fn watcher_sees_added_modified_deleted_and_raw_watch_sees_bookmarks() {
 
     // A raw watch from before those changes replays them in order, then
     // gets bookmarks and live events.
-    let pods: Api<Pod> = Api::all(client);
+    let pods: Api<Pod> = Api::all(client(&server).await);
     let params = WatchParams::default().timeout(60);
     let mut raw = pods
         .watch(&params, &after_list.to_string())
@@ -401,16 +419,10 @@ async fn watcher_sees_added_modified_deleted_and_raw_watch_sees_bookmarks() {
 #[tokio::test]
 async fn a_410_mid_watch_makes_the_watcher_relist_and_converge() {
     let server = loaded(ApiServerOptions::default());
-    let client = client(&server).await;
-    let mut rx = watch_pods(client.clone(), watcher::Config::default().page_size(2));
-    let (mut state, mut buffer) = (BTreeSet::new(), BTreeSet::new());
-    apply_events(
-        &mut state,
-        &mut buffer,
-        &until(&mut rx, |e| *e == Seen::InitDone).await,
-    );
-    assert_eq!(state, server_pods(&server));
-    wait_for_watch(&server).await;
+    let (mut rx, seen) = synced(&server, watcher::Config::default().page_size(2)).await;
+    let mut mirror = Mirror::default();
+    mirror.apply(&seen);
+    assert_eq!(mirror.state, server_pods(&server));
 
     // kube-apiserver's way: an ERROR event with a 410 Status on the open
     // stream. The watcher reports it, then lists again from scratch.
@@ -421,14 +433,9 @@ async fn a_410_mid_watch_makes_the_watcher_relist_and_converge() {
         "{seen:?}"
     );
     assert!(seen.contains(&Seen::Init), "{seen:?}");
-    assert_eq!(
-        seen.iter()
-            .filter(|e| matches!(e, Seen::InitApply(_)))
-            .count(),
-        15
-    );
-    apply_events(&mut state, &mut buffer, &seen);
-    assert_eq!(state, server_pods(&server));
+    assert_eq!(init_applies(&seen), 15);
+    mirror.apply(&seen);
+    assert_eq!(mirror.state, server_pods(&server));
 
     // Changes the watcher cannot replay: the server goes away, the cluster
     // changes, the history is compacted (an apiserver restarting on a
@@ -444,18 +451,16 @@ async fn a_410_mid_watch_makes_the_watcher_relist_and_converge() {
     server.set_down(false).unwrap();
     let seen = until(&mut rx, |e| *e == Seen::InitDone).await;
     assert!(seen.iter().any(|e| matches!(e, Seen::Error(_))), "{seen:?}");
-    apply_events(&mut state, &mut buffer, &seen);
-    assert_eq!(state, server_pods(&server));
-    assert!(state.contains("default/newcomer") && !state.contains("kube-system/etcd-master"));
+    mirror.apply(&seen);
+    assert_eq!(mirror.state, server_pods(&server));
+    assert!(mirror.state.contains("default/newcomer"));
+    assert!(!mirror.state.contains("kube-system/etcd-master"));
 }
 
 #[tokio::test]
 async fn a_dropped_connection_is_resumed_without_a_relist() {
     let server = loaded(ApiServerOptions::default());
-    let client = client(&server).await;
-    let mut rx = watch_pods(client.clone(), watcher::Config::default().page_size(5));
-    until(&mut rx, |e| *e == Seen::InitDone).await;
-    wait_for_watch(&server).await;
+    let (mut rx, _) = synced(&server, watcher::Config::default().page_size(5)).await;
     server.clear_requests();
 
     // The open stream dies before the change is published; the watcher
@@ -492,8 +497,10 @@ async fn a_server_down_at_start_then_up_converges() {
         ..ApiServerOptions::default()
     });
     assert!(server.is_down());
-    let client = client(&server).await;
-    let mut rx = watch_pods(client.clone(), watcher::Config::default().page_size(4));
+    let mut rx = watch_pods(
+        client(&server).await,
+        watcher::Config::default().page_size(4),
+    );
     let first = until(&mut rx, |e| matches!(e, Seen::Error(_))).await;
     assert!(
         first
@@ -508,9 +515,9 @@ async fn a_server_down_at_start_then_up_converges() {
 
     server.set_down(false).unwrap();
     let seen = until(&mut rx, |e| *e == Seen::InitDone).await;
-    let (mut state, mut buffer) = (BTreeSet::new(), BTreeSet::new());
-    apply_events(&mut state, &mut buffer, &seen);
-    assert_eq!(state, server_pods(&server));
+    let mut mirror = Mirror::default();
+    mirror.apply(&seen);
+    assert_eq!(mirror.state, server_pods(&server));
 
     // Down again mid-watch, a change, and up on the same port.
     wait_for_watch(&server).await;
@@ -524,8 +531,8 @@ async fn a_server_down_at_start_then_up_converges() {
     server.set_down(false).unwrap();
     assert_eq!(server.port(), port);
     let seen = until(&mut rx, |e| matches!(e, Seen::Apply(_))).await;
-    apply_events(&mut state, &mut buffer, &seen);
-    assert_eq!(state, server_pods(&server));
+    mirror.apply(&seen);
+    assert_eq!(mirror.state, server_pods(&server));
 }
 
 #[tokio::test]
@@ -580,9 +587,7 @@ async fn kube_watcher_retries_instead_of_relisting_on_http_410() {
         expired_watch: ExpiredWatch::HttpGone,
         ..ApiServerOptions::default()
     });
-    let mut rx = watch_pods(client(&server).await, watcher::Config::default());
-    until(&mut rx, |e| *e == Seen::InitDone).await;
-    wait_for_watch(&server).await;
+    let (mut rx, _) = synced(&server, watcher::Config::default()).await;
     let rv = server.resource_version().to_string();
     server.clear_requests();
     server.expire_watches();
@@ -622,12 +627,7 @@ async fn streaming_lists_end_with_the_initial_events_bookmark() {
     );
     let seen = until(&mut rx, |e| *e == Seen::InitDone).await;
     assert_eq!(seen.first(), Some(&Seen::Init), "{seen:?}");
-    assert_eq!(
-        seen.iter()
-            .filter(|e| matches!(e, Seen::InitApply(_)))
-            .count(),
-        15
-    );
+    assert_eq!(init_applies(&seen), 15);
     let first = &server.requests()[0];
     assert!(first.is_watch() && first.param("sendInitialEvents").as_deref() == Some("true"));
 

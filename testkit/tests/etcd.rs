@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 use netdoctor_testkit::etcd::{EtcdOptions, EtcdServer};
-use netdoctor_testkit::require;
+use netdoctor_testkit::{require, run};
 
 const LEASE_KEY: &str = "/coreos.com/network/subnets/10.244.1.0-24";
 const LEASE: &str = r#"{"PublicIP":"192.168.56.11","BackendType":"vxlan","BackendData":{"VtepMAC":"0a:58:0a:f4:01:00"}}"#;
@@ -31,6 +31,22 @@ fn tls_options(etcd: &EtcdServer, with_client_cert: bool) -> ConnectOptions {
     options(Duration::from_secs(5)).with_tls(tls)
 }
 
+/// A plain client for a plain etcd.
+async fn connect(etcd: &EtcdServer) -> Client {
+    Client::connect(etcd.endpoints(), Some(options(Duration::from_secs(5))))
+        .await
+        .unwrap()
+}
+
+/// Whether a client with these options cannot read from `endpoints`; with
+/// TLS 1.3 a refused certificate may only surface on the first request.
+async fn refused(endpoints: Vec<String>, options: ConnectOptions) -> bool {
+    match Client::connect(endpoints, Some(options)).await {
+        Err(_) => true,
+        Ok(mut client) => get(&mut client, LEASE_KEY).await.is_err(),
+    }
+}
+
 async fn get(client: &mut Client, key: &str) -> Result<Option<String>, etcd_client::Error> {
     let resp = client.get(key, None).await?;
     Ok(resp
@@ -46,25 +62,17 @@ async fn v3_put_get_delete_through_etcd_client() {
     assert!(etcd.ca_path().is_none());
 
     etcd.put_v3(LEASE_KEY, LEASE).unwrap();
-    let mut client = Client::connect(etcd.endpoints(), Some(options(Duration::from_secs(5))))
-        .await
-        .unwrap();
+    let mut client = connect(&etcd).await;
     assert_eq!(
         get(&mut client, LEASE_KEY).await.unwrap().as_deref(),
         Some(LEASE)
     );
 
-    let out = etcd
+    let out = run(etcd
         .etcdctl()
-        .args(["get", "--print-value-only", LEASE_KEY])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), LEASE);
+        .args(["get", "--print-value-only", LEASE_KEY]))
+    .unwrap();
+    assert_eq!(out.trim(), LEASE);
 
     etcd.delete_v3(LEASE_KEY).unwrap();
     assert_eq!(get(&mut client, LEASE_KEY).await.unwrap(), None);
@@ -84,17 +92,11 @@ fn v2_keys_over_http_and_etcdctl() {
     etcd.put_v2(LEASE_KEY, LEASE).unwrap();
     assert_eq!(etcd.get_v2(LEASE_KEY).unwrap().as_deref(), Some(LEASE));
 
-    let out = etcd
+    let out = run(etcd
         .etcdctl_v2()
-        .args(["ls", "/coreos.com/network/subnets"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), LEASE_KEY);
+        .args(["ls", "/coreos.com/network/subnets"]))
+    .unwrap();
+    assert_eq!(out.trim(), LEASE_KEY);
 
     let changed = LEASE.replace("192.168.56.11", "192.168.56.12");
     etcd.put_v2(LEASE_KEY, &changed).unwrap();
@@ -148,21 +150,18 @@ async fn tls_requires_the_client_certificate() {
         Some(LEASE)
     );
 
-    // Without the client certificate the handshake is refused; with TLS 1.3
-    // that may only surface on the first request.
-    let refused = match Client::connect(etcd.endpoints(), Some(tls_options(&etcd, false))).await {
-        Err(_) => true,
-        Ok(mut c) => get(&mut c, LEASE_KEY).await.is_err(),
-    };
-    assert!(refused, "a client without a certificate must be refused");
+    // Without the client certificate the handshake is refused.
+    assert!(
+        refused(etcd.endpoints(), tls_options(&etcd, false)).await,
+        "a client without a certificate must be refused"
+    );
 
     // Plain HTTP to the TLS port does not work either.
     let plain = etcd.endpoint().replace("https://", "http://");
-    let refused = match Client::connect([plain], Some(options(Duration::from_secs(3)))).await {
-        Err(_) => true,
-        Ok(mut c) => get(&mut c, LEASE_KEY).await.is_err(),
-    };
-    assert!(refused, "plain HTTP to the TLS port must fail");
+    assert!(
+        refused(vec![plain], options(Duration::from_secs(3))).await,
+        "plain HTTP to the TLS port must fail"
+    );
 }
 
 #[tokio::test]
@@ -173,20 +172,16 @@ async fn stop_then_restart_keeps_port_and_data() {
 
     etcd.stop().unwrap();
     assert!(!etcd.is_running());
-    let down = match Client::connect(etcd.endpoints(), Some(options(Duration::from_secs(2)))).await
-    {
-        Err(_) => true,
-        Ok(mut c) => get(&mut c, LEASE_KEY).await.is_err(),
-    };
-    assert!(down, "a stopped etcd must not answer");
+    assert!(
+        refused(etcd.endpoints(), options(Duration::from_secs(2))).await,
+        "a stopped etcd must not answer"
+    );
     assert!(etcd.put_v3(LEASE_KEY, "x").is_err());
 
     etcd.restart().unwrap();
     assert!(etcd.is_running());
     assert_eq!(etcd.endpoint(), endpoint);
-    let mut client = Client::connect(etcd.endpoints(), Some(options(Duration::from_secs(5))))
-        .await
-        .unwrap();
+    let mut client = connect(&etcd).await;
     assert_eq!(
         get(&mut client, LEASE_KEY).await.unwrap().as_deref(),
         Some(LEASE)

@@ -6,12 +6,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::Command;
 
 use netdoctor_testkit::netns::Netns;
-use netdoctor_testkit::{require, Error};
+use netdoctor_testkit::{require, run, Error};
 use serde_json::Value;
 
 fn listed_namespaces() -> String {
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    run(Command::new("ip").args(["netns", "list"])).unwrap()
 }
 
 fn is_listed(name: &str) -> bool {

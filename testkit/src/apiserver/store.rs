@@ -491,13 +491,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn pages_carry_continue_tokens_and_remaining_counts() {
-        let mut store = Store::new(served(false), 100);
+    /// A store holding pods a..e in namespace `ns`.
+    fn five_pods(history_limit: usize) -> (Store, Scope) {
+        let mut store = Store::new(served(false), history_limit);
         for name in ["a", "b", "c", "d", "e"] {
             store.apply(pod("ns", name)).unwrap();
         }
-        let s = scope(&store);
+        let scope = scope(&store);
+        (store, scope)
+    }
+
+    #[test]
+    fn pages_carry_continue_tokens_and_remaining_counts() {
+        let (mut store, s) = five_pods(100);
         let first = store.list(&s, Some(2), None).unwrap();
         assert_eq!(first.items.len(), 2);
         assert_eq!(first.remaining, Some(3));
@@ -530,11 +536,7 @@ mod tests {
 
     #[test]
     fn history_is_bounded_and_old_watches_expire() {
-        let mut store = Store::new(served(false), 3);
-        for name in ["a", "b", "c", "d", "e"] {
-            store.apply(pod("ns", name)).unwrap();
-        }
-        let s = scope(&store);
+        let (mut store, s) = five_pods(3);
         let rv = store.resource_version();
         assert!(matches!(
             store.watch_start(&s, Some("2")),
