@@ -20,6 +20,12 @@ pub(crate) fn host_kind_arg(name: &str) -> R<FactKind> {
     kind_arg(name, Scope::Host)
 }
 
+impl Traced for Ctx {
+    fn label(&self) -> String {
+        cluster_label()
+    }
+}
+
 fn cluster_label() -> String {
     "Cluster/cluster".to_string()
 }
@@ -220,37 +226,21 @@ pub fn register(r: &mut Reg) {
 
 fn register_graph(r: &mut Reg) {
     r.engine.register_type_with_name::<Ctx>("Graph");
-    r.engine
-        .register_get("hosts", |c: &mut Ctx| hosts(&c.g))
-        .register_get("nodes", |c: &mut Ctx| -> Array { (0..c.g.nodes().len()).map(|i| Dynamic::from(NodeRef { g: c.g.clone(), i })).collect() })
-        .register_get("pods", |c: &mut Ctx| -> Array { (0..c.g.pods().len()).map(|i| Dynamic::from(PodRef { g: c.g.clone(), i })).collect() })
-        .register_get("services", |c: &mut Ctx| -> Array { (0..c.g.services().len()).map(|i| Dynamic::from(ServiceRef { g: c.g.clone(), i })).collect() })
-        .register_get("leases", |c: &mut Ctx| -> Array { (0..c.g.leases().len()).map(|i| Dynamic::from(LeaseRef { g: c.g.clone(), i })).collect() })
-        .register_get("deployments", |c: &mut Ctx| Item::<Deployments>::all(&c.g, 0))
-        .register_get("component_statuses", |c: &mut Ctx| Item::<ComponentStatuses>::all(&c.g, 0))
-        .register_get("ip_pools", |c: &mut Ctx| Item::<IpPools>::all(&c.g, 0))
-        .register_get("block_affinities", |c: &mut Ctx| Item::<BlockAffinities>::all(&c.g, 0))
-        .register_get("collectors", |c: &mut Ctx| Item::<Collectors>::all(&c.g, 0))
-        .register_get("flannel_config", |c: &mut Ctx| first::<FlannelConfigs>(&c.g, 0, |_| true))
-        .register_get("corefile_forwards", |c: &mut Ctx| Item::<CorefileForwards>::all(&c.g, 0))
-        .register_get("service_cidrs", |c: &mut Ctx| strings(c.g.service_cidrs()))
-        .register_get("kube_proxy_mode", |c: &mut Ctx| opt_str(c.g.kube_proxy_mode()))
-        .register_get("now", |c: &mut Ctx| opt_str(c.g.now().map(crate::time::format_rfc3339)));
-    r.doc("Graph", "hosts", "g.hosts -> [Host]", "Every host: each Node and each host with collected facts, sorted by name.", "for h in g.hosts { ... }")
-        .doc("Graph", "nodes", "g.nodes -> [Node]", "Every Node object, sorted by name.", "for n in g.nodes { if !n.ready { ... } }")
-        .doc("Graph", "pods", "g.pods -> [Pod]", "Every Pod, sorted by namespace and name. Prefer the indexed look-ups (`g.pods_with_label`, `g.pods_on`, `h.pods`) on large clusters.", "g.pods.len()")
-        .doc("Graph", "services", "g.services -> [Service]", "Every Service, sorted by namespace and name.", "for s in g.services { ... }")
-        .doc("Graph", "leases", "g.leases -> [Lease]", "flannel subnet leases (etcd, or Node annotations in kube-subnet-mgr mode), sorted by subnet.", "for l in g.leases { if l.owner == () { ... } }")
-        .doc("Graph", "deployments", "g.deployments -> [Deployment]", "Deployments, sorted by namespace and name. Check `g.has(\"deployments\")` first.", "g.deployments.filter(|d| d.ready_replicas < d.replicas)")
-        .doc("Graph", "component_statuses", "g.component_statuses -> [ComponentStatus]", "`kubectl get componentstatuses`. Check `g.has(\"componentstatuses\")` first.", "g.component_statuses.filter(|c| !c.healthy)")
-        .doc("Graph", "ip_pools", "g.ip_pools -> [IpPool]", "Calico IPPools.", "g.ip_pools.filter(|p| p.ipip_mode == \"CrossSubnet\")")
-        .doc("Graph", "block_affinities", "g.block_affinities -> [BlockAffinity]", "Calico BlockAffinities, sorted by block.", "g.block_affinities.filter(|b| b.node == h.name)")
-        .doc("Graph", "collectors", "g.collectors -> [Collector]", "How each live collector fared (`k8s`, `etcd`, `netlink`, ...); empty for a capture made without collector status.", "g.collectors.filter(|c| !c.up)")
-        .doc("Graph", "flannel_config", "g.flannel_config -> FlannelConfig | ()", "flannel's network config in force: etcd `<prefix>/config`, else the kube-flannel-cfg ConfigMap's net-conf.json.", "let fc = g.flannel_config; if fc != () && fc.direct_routing { ... }")
-        .doc("Graph", "corefile_forwards", "g.corefile_forwards -> [CorefileForward]", "The Corefile's `forward` / `proxy` directives (ConfigMap kube-system/coredns).", "g.corefile_forwards.filter(|f| f.targets.some(|t| t.starts_with(\"/\")))")
-        .doc("Graph", "service_cidrs", "g.service_cidrs -> [string]", "Declared service CIDRs (kubeadm serviceSubnet); empty when not declared.", "g.service_cidrs")
-        .doc("Graph", "kube_proxy_mode", "g.kube_proxy_mode -> string | ()", "`mode` of the kube-proxy ConfigMap's config.conf as written (`\"\"` means iptables); () when not collected.", "g.kube_proxy_mode")
-        .doc("Graph", "now", "g.now -> string | ()", "The capture time (meta.json captured_at, else the newest timestamp in the facts) as RFC 3339.", "g.now");
+    r.get("Graph", "hosts", "g.hosts -> [Host]", "Every host: each Node and each host with collected facts, sorted by name.", |c: &Ctx| hosts(&c.g))
+        .get("Graph", "nodes", "g.nodes -> [Node]", "Every Node object, sorted by name.", |c: &Ctx| -> Array { (0..c.g.nodes().len()).map(|i| Dynamic::from(NodeRef { g: c.g.clone(), i })).collect() })
+        .get("Graph", "pods", "g.pods -> [Pod]", "Every Pod, sorted by namespace and name. Prefer the indexed look-ups (`g.pods_with_label`, `g.pods_on`, `h.pods`) on large clusters.", |c: &Ctx| -> Array { (0..c.g.pods().len()).map(|i| Dynamic::from(PodRef { g: c.g.clone(), i })).collect() })
+        .get("Graph", "services", "g.services -> [Service]", "Every Service, sorted by namespace and name.", |c: &Ctx| -> Array { (0..c.g.services().len()).map(|i| Dynamic::from(ServiceRef { g: c.g.clone(), i })).collect() })
+        .get("Graph", "leases", "g.leases -> [Lease]", "flannel subnet leases (etcd, or Node annotations in kube-subnet-mgr mode), sorted by subnet.", |c: &Ctx| -> Array { (0..c.g.leases().len()).map(|i| Dynamic::from(LeaseRef { g: c.g.clone(), i })).collect() })
+        .get("Graph", "deployments", "g.deployments -> [Deployment]", "Deployments, sorted by namespace and name. Check `g.has(\"deployments\")` first.", |c: &Ctx| Item::<Deployments>::all(&c.g, 0))
+        .get("Graph", "component_statuses", "g.component_statuses -> [ComponentStatus]", "`kubectl get componentstatuses`. Check `g.has(\"componentstatuses\")` first.", |c: &Ctx| Item::<ComponentStatuses>::all(&c.g, 0))
+        .get("Graph", "ip_pools", "g.ip_pools -> [IpPool]", "Calico IPPools.", |c: &Ctx| Item::<IpPools>::all(&c.g, 0))
+        .get("Graph", "block_affinities", "g.block_affinities -> [BlockAffinity]", "Calico BlockAffinities, sorted by block.", |c: &Ctx| Item::<BlockAffinities>::all(&c.g, 0))
+        .get("Graph", "collectors", "g.collectors -> [Collector]", "How each live collector fared (`k8s`, `etcd`, `netlink`, ...); empty for a capture made without collector status.", |c: &Ctx| Item::<Collectors>::all(&c.g, 0))
+        .get("Graph", "flannel_config", "g.flannel_config -> FlannelConfig | ()", "flannel's network config in force: etcd `<prefix>/config`, else the kube-flannel-cfg ConfigMap's net-conf.json.", |c: &Ctx| first::<FlannelConfigs>(&c.g, 0, |_| true))
+        .get("Graph", "corefile_forwards", "g.corefile_forwards -> [CorefileForward]", "The Corefile's `forward` / `proxy` directives (ConfigMap kube-system/coredns).", |c: &Ctx| Item::<CorefileForwards>::all(&c.g, 0))
+        .get("Graph", "service_cidrs", "g.service_cidrs -> [string]", "Declared service CIDRs (kubeadm serviceSubnet); empty when not declared.", |c: &Ctx| strings(c.g.service_cidrs()))
+        .get("Graph", "kube_proxy_mode", "g.kube_proxy_mode -> string | ()", "`mode` of the kube-proxy ConfigMap's config.conf as written (`\"\"` means iptables); () when not collected.", |c: &Ctx| opt_str(c.g.kube_proxy_mode()))
+        .get("Graph", "now", "g.now -> string | ()", "The capture time (meta.json captured_at, else the newest timestamp in the facts) as RFC 3339.", |c: &Ctx| opt_str(c.g.now().map(crate::time::format_rfc3339)));
 
     r.engine
         .register_fn("host", |c: &mut Ctx, name: &str| opt(c.g.host_index(name).map(|t| HostRef { g: c.g.clone(), t })))

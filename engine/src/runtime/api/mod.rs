@@ -68,6 +68,9 @@ pub fn trace(subject: impl FnOnce() -> String, read: impl FnOnce() -> String) {
 
 /// A value as `--explain` shows it, cut at 300 bytes.
 pub(crate) fn short(d: &Dynamic) -> String {
+    if let Some(n) = d.read_lock::<Array>().map(|a| a.len()).filter(|n| *n > 20) {
+        return format!("[{n} items]");
+    }
     let s = match super::output::to_json(d) {
         serde_json::Value::String(s) => s,
         serde_json::Value::Null => "none".to_string(),
