@@ -3,13 +3,15 @@
 //! `--explain`, and the parts of `serve`.
 //!
 //! Where to start for `serve`: [`evaluation`] holds the plain structs serve
-//! fills after each evaluation ([`Evaluation`], shared as `Arc`). [`labels`]
-//! is the one definition of a finding's label set; [`Error`] the crate's error.
+//! fills after each evaluation ([`Evaluation`], shared as `Arc`); then
+//! [`metrics::Metrics`] renders `/metrics`. [`labels`] is the one definition
+//! of a finding's label set; [`Error`] the crate's error.
 
 pub mod error;
 pub mod evaluation;
 pub mod explain;
 pub mod labels;
+pub mod metrics;
 pub mod report;
 pub mod time;
 
