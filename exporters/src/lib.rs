@@ -4,9 +4,11 @@
 //!
 //! Where to start for `serve`: [`evaluation`] holds the plain structs serve
 //! fills after each evaluation ([`Evaluation`], shared as `Arc`); then
-//! [`metrics::Metrics`] renders `/metrics`. [`labels`] is the one definition
-//! of a finding's label set; [`Error`] the crate's error.
+//! [`metrics::Metrics`] renders `/metrics`, and [`alerts::render`] prints
+//! `netdoctor alerts`. [`labels`] is the one definition of a finding's label
+//! set; [`Error`] the crate's error.
 
+pub mod alerts;
 pub mod error;
 pub mod evaluation;
 pub mod explain;
