@@ -4,10 +4,12 @@
 //!
 //! Where to start for `serve`: [`evaluation`] holds the plain structs serve
 //! fills after each evaluation ([`Evaluation`], shared as `Arc`); then
-//! [`metrics::Metrics`] renders `/metrics`, and [`alerts::render`] prints
+//! [`metrics::Metrics`] renders `/metrics`, [`alertmanager::Pusher`] pushes
+//! alerts, and [`alerts::render`] prints
 //! `netdoctor alerts`. [`labels`] is the one definition of a finding's label
 //! set; [`Error`] the crate's error.
 
+pub mod alertmanager;
 pub mod alerts;
 pub mod error;
 pub mod evaluation;
