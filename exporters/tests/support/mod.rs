@@ -432,10 +432,15 @@ impl Drop for Alertmanager {
 }
 
 /// Runs headless chromium with `args` (plus the flags that keep it offline
-/// and quiet, and a fresh profile), killing its whole process group after
-/// 90s. `None` (printed "skipped") when chromium is not installed.
+/// and quiet, and a fresh profile), killed after 90s. `None` (printed
+/// "skipped") when chromium is not installed.
+///
+/// The wrapper script execs the browser, so the child is the browser
+/// process; its helpers (zygote, renderer) exit when it does. Only that pid
+/// is ever killed, with `Child::kill`: never `kill -SIG -PGID` through the
+/// kill command, which procps-ng 4.0 reads (without `--`) as `kill(-1)`,
+/// every process on the machine when run as root.
 pub fn chromium(args: &[String]) -> Option<Output> {
-    use std::os::unix::process::CommandExt;
     let binary = binary_or_skip("/usr/bin/chromium", "chromium")?;
     let profile = tempfile::tempdir().unwrap();
     let mut child = Command::new(binary)
@@ -454,10 +459,8 @@ pub fn chromium(args: &[String]) -> Option<Output> {
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .process_group(0)
         .spawn()
         .expect("start chromium");
-    let pgid = child.id();
     let drain = |mut r: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut s = Vec::new();
@@ -473,19 +476,12 @@ pub fn chromium(args: &[String]) -> Option<Output> {
             break status;
         }
         if Instant::now() > deadline {
-            let _ = Command::new("kill")
-                .args(["-KILL", &format!("-{pgid}")])
-                .status();
+            let _ = child.kill();
             let _ = child.wait();
             panic!("chromium did not finish within 90s");
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    // Helpers it forked (zygote, renderer) go with it; make sure of it.
-    let _ = Command::new("kill")
-        .args(["-KILL", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status();
     Some(Output {
         status,
         stdout: stdout.join().unwrap(),
