@@ -4,10 +4,10 @@
 //!
 //! Where to start for `serve`: [`evaluation`] holds the plain structs serve
 //! fills after each evaluation ([`Evaluation`], shared as `Arc`); then
-//! [`metrics::Metrics`] renders `/metrics`, [`alertmanager::Pusher`] pushes
-//! alerts, and [`alerts::render`] prints
+//! [`metrics::Metrics`] renders `/metrics`, [`page::render`] the page at `/`,
+//! [`alertmanager::Pusher`] pushes alerts, and [`alerts::render`] prints
 //! `netdoctor alerts`. [`labels`] is the one definition of a finding's label
-//! set; [`Error`] the crate's error.
+//! set they share; [`Error`] the crate's error.
 
 pub mod alertmanager;
 pub mod alerts;
@@ -16,6 +16,7 @@ pub mod evaluation;
 pub mod explain;
 pub mod labels;
 pub mod metrics;
+pub mod page;
 pub mod report;
 pub mod time;
 
