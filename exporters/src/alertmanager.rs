@@ -426,41 +426,15 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netdoctor_engine::finding::{Report, Severity, Subject};
-    use std::time::UNIX_EPOCH;
-
-    fn t(s: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(s)
-    }
+    use crate::fixture::{self, t};
+    use netdoctor_engine::finding::Severity;
 
     fn finding(name: &str) -> Finding {
-        Finding {
-            rule: "node-not-ready".into(),
-            severity: Severity::Warning,
-            subject: Subject {
-                kind: "Node".into(),
-                namespace: None,
-                name: name.into(),
-                node: Some(name.into()),
-            },
-            related: None,
-            summary: format!("{name} is not Ready"),
-            evidence: serde_json::Value::Null,
-            remediation: "look at the kubelet".into(),
-        }
+        fixture::finding("node-not-ready", Severity::Warning, name)
     }
 
     fn evaluation(at: u64, names: &[&str]) -> Evaluation {
-        Evaluation {
-            at: t(at),
-            report: Report {
-                findings: names.iter().map(|n| finding(n)).collect(),
-                ..Report::default()
-            },
-            first_seen: vec![t(1); names.len()],
-            rules: vec![],
-            collectors: vec![],
-        }
+        fixture::evaluation(at, names.iter().map(|n| finding(n)).collect())
     }
 
     fn queue(max_pending: usize) -> Queue {
@@ -519,8 +493,8 @@ mod tests {
             v["labels"],
             serde_json::json!({"alertname": "NetdoctorNodeNotReady", "rule": "node-not-ready", "severity": "warning", "kind": "Node", "name": "n1", "node": "n1"})
         );
-        assert_eq!(v["annotations"]["summary"], "n1 is not Ready");
-        assert_eq!(v["annotations"]["remediation"], "look at the kubelet");
+        assert_eq!(v["annotations"]["summary"], "n1 is broken");
+        assert_eq!(v["annotations"]["remediation"], "fix it");
         assert_eq!(v["startsAt"], "1970-01-01T00:00:01.000Z");
         assert_eq!(v["endsAt"], "1970-01-01T00:01:40.000Z");
         assert_eq!(

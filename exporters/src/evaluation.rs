@@ -155,28 +155,14 @@ impl FirstSeen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, UNIX_EPOCH};
+    use crate::fixture::t;
 
     fn finding(rule: &str, name: &str) -> Finding {
-        Finding {
-            rule: rule.into(),
-            severity: Severity::Warning,
-            subject: Subject {
-                kind: "Node".into(),
-                namespace: None,
-                name: name.into(),
-                node: Some(name.into()),
-            },
-            related: None,
-            summary: String::new(),
-            evidence: serde_json::Value::Null,
-            remediation: String::new(),
-        }
+        crate::fixture::finding(rule, Severity::Warning, name)
     }
 
     #[test]
     fn first_seen_survives_while_active_and_restarts_after_clearing() {
-        let t = |s| UNIX_EPOCH + Duration::from_secs(s);
         let mut fs = FirstSeen::default();
         assert_eq!(fs.stamp(&[finding("r", "a")], t(10)), vec![t(10)]);
         assert_eq!(

@@ -43,28 +43,16 @@ pub fn anchor(f: &Finding) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netdoctor_engine::finding::{Related, Severity, Subject};
+    use netdoctor_engine::finding::{Related, Severity};
 
     #[test]
     fn absent_parts_are_empty_and_related_is_kind_namespace_name() {
-        let mut f = Finding {
-            rule: "service-ip-unroutable".into(),
-            severity: Severity::Critical,
-            subject: Subject {
-                kind: "Node".into(),
-                namespace: None,
-                name: "admin".into(),
-                node: Some("admin".into()),
-            },
-            related: Some(Related {
-                kind: "Service".into(),
-                namespace: Some("default".into()),
-                name: "kubernetes".into(),
-            }),
-            summary: String::new(),
-            evidence: serde_json::Value::Null,
-            remediation: String::new(),
-        };
+        let mut f = crate::fixture::finding("service-ip-unroutable", Severity::Critical, "admin");
+        f.related = Some(Related {
+            kind: "Service".into(),
+            namespace: Some("default".into()),
+            name: "kubernetes".into(),
+        });
         assert_eq!(
             finding_labels(&f),
             [

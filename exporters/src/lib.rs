@@ -14,6 +14,8 @@ pub mod alerts;
 pub mod error;
 pub mod evaluation;
 pub mod explain;
+#[cfg(test)]
+mod fixture;
 pub mod labels;
 pub mod metrics;
 pub mod page;

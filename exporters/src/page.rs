@@ -438,30 +438,9 @@ fn errors(out: &mut String, ev: &Evaluation) {
 mod tests {
     use super::*;
     use crate::evaluation::RuleInfo;
-    use netdoctor_engine::finding::{Report, Subject};
-    use std::time::{Duration, UNIX_EPOCH};
+    use crate::fixture::{finding, t};
 
-    fn t(s: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(s)
-    }
-
-    fn finding(rule: &str, severity: Severity, name: &str) -> Finding {
-        Finding {
-            rule: rule.into(),
-            severity,
-            subject: Subject {
-                kind: "Pod".into(),
-                namespace: Some("default".into()),
-                name: name.into(),
-                node: Some("n1".into()),
-            },
-            related: None,
-            summary: format!("{name} is broken"),
-            evidence: serde_json::json!({"why": name}),
-            remediation: "fix it".into(),
-        }
-    }
-
+    /// `findings` evaluated at t(1000), with rules a and b loaded.
     fn evaluation(findings: Vec<Finding>) -> Evaluation {
         let rule = |id: &str| RuleInfo {
             id: id.into(),
@@ -472,18 +451,9 @@ mod tests {
             source: format!("builtin:rules/{id}.rhai"),
             sha256: String::new(),
         };
-        let mut report = Report {
-            findings,
-            ..Report::default()
-        };
-        report.normalise();
-        Evaluation {
-            at: t(1000),
-            first_seen: vec![t(100); report.findings.len()],
-            report,
-            rules: vec![rule("a"), rule("b")],
-            collectors: vec![],
-        }
+        let mut ev = crate::fixture::evaluation(1000, findings);
+        ev.rules = vec![rule("a"), rule("b")];
+        ev
     }
 
     fn reload() -> ReloadStatus {
@@ -543,6 +513,7 @@ mod tests {
     #[test]
     fn user_text_never_reaches_the_page_unescaped() {
         let mut f = finding("a", Severity::Warning, "<script>alert(1)</script>");
+        f.subject.namespace = Some("<i>ns</i>".into());
         f.evidence = serde_json::json!({"<b>key</b>": "<img src=x onerror=alert(2)>"});
         f.remediation = "</p><script>3</script>".into();
         let mut ev = evaluation(vec![f]);
@@ -562,7 +533,10 @@ mod tests {
         });
         let html = render(Some(&ev), &bad, t(2000));
         assert!(
-            !html.contains("<script") && !html.contains("<img") && !html.contains("<b>key"),
+            !html.contains("<script")
+                && !html.contains("<img")
+                && !html.contains("<b>key")
+                && !html.contains("<i>"),
             "{html}"
         );
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
