@@ -226,7 +226,7 @@ impl Alert {
             .zip(finding_labels(f))
             .filter(|(_, v)| !v.is_empty())
             .collect();
-        // Ids that cannot become alert names are refused when rules load; the id itself is the fallback.
+        // Any id the rule loader admits has a name, except one of dashes only: it keeps its id.
         labels.insert(
             "alertname",
             alert_name(&f.rule).unwrap_or_else(|_| f.rule.clone()),

@@ -14,8 +14,8 @@ pub enum Error {
     /// Serialising the alerting rules to YAML failed.
     #[error("alerts: writing YAML: {0}")]
     Yaml(#[from] serde_yaml::Error),
-    /// A rule id that cannot become an alert name (it must start with a letter
-    /// or digit and contain only letters, digits, `-` and `_`).
+    /// A rule id that cannot become an alert name (it must hold a letter or
+    /// digit, and nothing but letters, digits, `-` and `_`).
     #[error("alerts: rule id {0:?} cannot be turned into an alert name")]
     RuleId(String),
     /// An `--alertmanager` URL that cannot be used.
