@@ -111,9 +111,15 @@ async fn findings_fire_and_clear_and_a_dead_alertmanager_does_not_hold_up_a_live
         "the clearance was posted as a resolution"
     );
 
-    let status = wait_for(10, "the dead Alertmanager to have failed", || {
-        Some(pusher.status()).filter(|s| s[1].consecutive_failures >= 2)
-    });
+    // The status is updated once the post returns, a moment after Alertmanager has the alerts.
+    let status = wait_for(
+        10,
+        "the live queue to drain and the dead one to fail",
+        || {
+            Some(pusher.status())
+                .filter(|s| s[0].pending_resolutions == 0 && s[1].consecutive_failures >= 2)
+        },
+    );
     assert!(
         status[0].last_success.is_some()
             && status[0].last_error.is_none()
