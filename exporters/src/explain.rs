@@ -23,7 +23,11 @@ struct PerSubject {
 /// Renders an explanation; `only` keeps one subject (matched on subject or related party).
 pub fn render(meta: &RuleMeta, ex: &Explanation, only: Option<&str>) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "rule {} ({}) from {}\n  {}", meta.id, meta.severity, meta.source, meta.summary);
+    let _ = writeln!(
+        out,
+        "rule {} ({}) from {}\n  {}",
+        meta.id, meta.severity, meta.source, meta.summary
+    );
     let out_rule = match &ex.result {
         Ok(o) => o,
         Err(e) => {
@@ -40,8 +44,15 @@ pub fn render(meta: &RuleMeta, ex: &Explanation, only: Option<&str>) -> String {
     }
     let mut related_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in &out_rule.findings {
-        let k = key(&f.subject.kind, f.subject.namespace.as_deref(), &f.subject.name);
-        let rel = f.related.as_ref().map(|r| key(&r.kind, r.namespace.as_deref(), &r.name));
+        let k = key(
+            &f.subject.kind,
+            f.subject.namespace.as_deref(),
+            &f.subject.name,
+        );
+        let rel = f
+            .related
+            .as_ref()
+            .map(|r| key(&r.kind, r.namespace.as_deref(), &r.name));
         if let Some(r) = &rel {
             related_of.entry(k.clone()).or_default().push(r.clone());
         }
@@ -51,25 +62,45 @@ pub fn render(meta: &RuleMeta, ex: &Explanation, only: Option<&str>) -> String {
         }
         if let Some(obj) = f.evidence.as_object() {
             for (k, v) in obj {
-                let _ = write!(line, "\n      evidence {k}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
+                let _ = write!(
+                    line,
+                    "\n      evidence {k}: {}",
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                );
             }
         }
         subjects.entry(k).or_default().fired.push(line);
     }
     for s in &out_rule.skipped {
-        subjects.entry(key(&s.subject.kind, s.subject.namespace.as_deref(), &s.subject.name)).or_default().skipped.push(s.reason.clone());
+        subjects
+            .entry(key(
+                &s.subject.kind,
+                s.subject.namespace.as_deref(),
+                &s.subject.name,
+            ))
+            .or_default()
+            .skipped
+            .push(s.reason.clone());
     }
     let mut shown = 0;
     for (subject, p) in &subjects {
         if let Some(o) = only {
-            let rel_hit = related_of.get(subject).is_some_and(|rs| rs.iter().any(|r| r == o));
+            let rel_hit = related_of
+                .get(subject)
+                .is_some_and(|rs| rs.iter().any(|r| r == o));
             if subject != o && !rel_hit {
                 continue;
             }
         }
         shown += 1;
         let verdict = if !p.fired.is_empty() {
-            format!("FIRED ({} finding{})", p.fired.len(), if p.fired.len() == 1 { "" } else { "s" })
+            format!(
+                "FIRED ({} finding{})",
+                p.fired.len(),
+                if p.fired.len() == 1 { "" } else { "s" }
+            )
         } else if !p.skipped.is_empty() {
             "SKIPPED".to_string()
         } else {
@@ -90,10 +121,14 @@ pub fn render(meta: &RuleMeta, ex: &Explanation, only: Option<&str>) -> String {
         }
     }
     if shown == 0 {
-        let _ = writeln!(out, "\n{}", match only {
-            Some(o) => format!("the rule read nothing about {o} and reported nothing for it"),
-            None => "the rule read nothing and reported nothing".to_string(),
-        });
+        let _ = writeln!(
+            out,
+            "\n{}",
+            match only {
+                Some(o) => format!("the rule read nothing about {o} and reported nothing for it"),
+                None => "the rule read nothing and reported nothing".to_string(),
+            }
+        );
     }
     out
 }
