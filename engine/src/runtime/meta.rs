@@ -167,14 +167,14 @@ pub fn parse(m: &Map, file: &str) -> Result<RuleMeta, (String, Vec<String>)> {
 }
 
 fn parse_params(d: &Dynamic) -> Result<BTreeMap<String, ParamSpec>, (String, Vec<String>)> {
-    let example = "params: #{ name: #{ type: \"string\", default: \"...\", doc: \"...\" } }";
+    let example = "params: #{ name: #{ type: \"string\", \"default\": \"...\", doc: \"...\" } }";
     let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let m = d.clone().try_cast::<Map>().ok_or_else(|| (format!("RULE.params must be a map like {example}"), path(&["params"])))?;
     let mut out = BTreeMap::new();
     for (name, spec) in &m {
         let name = name.as_str();
         let spec = spec.clone().try_cast::<Map>().ok_or_else(|| {
-            (format!("RULE.params.{name} must be a map like #{{ type: \"string\", default: \"...\", doc: \"...\" }}"), path(&["params", name]))
+            (format!("RULE.params.{name} must be a map like #{{ type: \"string\", \"default\": \"...\", doc: \"...\" }}"), path(&["params", name]))
         })?;
         if let Some(k) = spec.keys().find(|k| !PARAM_KEYS.contains(&k.as_str())) {
             return Err((format!("RULE.params.{name} has unknown field `{k}` (known: {})", PARAM_KEYS.join(", ")), path(&["params", name, k])));
@@ -262,7 +262,7 @@ pub fn param(c: &Ctx, name: &str, default: Option<Dynamic>) -> Result<Dynamic, B
         return Err(if c.rule.params_declared {
             format!("param `{name}` is not declared in RULE.params{hint} (declared: {})", known.join(", ")).into()
         } else {
-            format!("param `{name}` is not declared: declare it in RULE.params (`params: #{{ {name}: #{{ type: \"string\", default: \"...\" }} }}`) or give a default, g.param(\"{name}\", default)").into()
+            format!("param `{name}` is not declared: declare it in RULE.params (`params: #{{ {name}: #{{ type: \"string\", \"default\": \"...\" }} }}`) or give a default, g.param(\"{name}\", default)").into()
         });
     }
     if let Some(v) = c.params.get(name) {
