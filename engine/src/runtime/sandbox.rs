@@ -52,6 +52,8 @@ thread_local! {
     static CHARGED: Cell<u64> = const { Cell::new(0) };
     /// Operations (counted and charged) the step has used so far.
     static USED: Cell<u64> = const { Cell::new(0) };
+    /// Variable reads so far (for sampling map sizes).
+    static VAR_READS: Cell<u32> = const { Cell::new(0) };
     /// Set when the step must stop; it does at its next variable read.
     static STOP: Cell<Option<(Stop, Instant)>> = const { Cell::new(None) };
     /// A replay stops after this many operations (the first run's count).
@@ -181,12 +183,12 @@ fn engine_of(limits: &Limits, stepping: bool) -> Engine {
         let stop = STOP.with(Cell::get);
         if stop.is_none() && max_operations > 0 && used > max_operations {
             STOP.with(|s| s.set(Some((Stop::Budget, Instant::now()))));
-        } else if stop.is_none() && ops % 1024 == 0 && DEADLINE.with(|d| d.get().is_some_and(|d| Instant::now() > d)) {
+        } else if stop.is_none() && ops.is_multiple_of(1024) && DEADLINE.with(|d| d.get().is_some_and(|d| Instant::now() > d)) {
             STOP.with(|s| s.set(Some((Stop::Time, Instant::now()))));
         }
         match STOP.with(Cell::get) {
             Some((Stop::Budget, _)) if used > max_operations.saturating_add(HARD_STOP_GRACE) => Some(Dynamic::from("operations")),
-            Some((Stop::Time, at)) if ops % 1024 == 0 && at.elapsed() > HARD_STOP_GRACE_TIME => Some(Dynamic::from("time")),
+            Some((Stop::Time, at)) if ops.is_multiple_of(1024) && at.elapsed() > HARD_STOP_GRACE_TIME => Some(Dynamic::from("time")),
             _ => None,
         }
     });
@@ -195,12 +197,22 @@ fn engine_of(limits: &Limits, stepping: bool) -> Engine {
     // depth errors lose it at the function boundary).
     let l = *limits;
     #[allow(deprecated)]
-    engine.on_var(move |_, _, ctx| {
+    engine.on_var(move |name, _, ctx| {
         if let Some((why, _)) = STOP.with(Cell::get) {
             return Err(stop_message(why, &l).into());
         }
         if ctx.call_level() > l.max_call_levels {
             return Err(depth_message(&l).into());
+        }
+        // Rhai checks a map's size on most changes but not on `m[key] = value`;
+        // a sample of reads catches a map variable grown that way.
+        let reads = VAR_READS.with(|r| r.replace(r.get().wrapping_add(1)));
+        if reads.is_multiple_of(256) {
+            if let Some(m) = ctx.scope().get(name).and_then(|v| v.as_map_ref().ok()) {
+                if m.len() > l.max_map_size {
+                    return Err(format!("Size of object map too large (the limit is {} entries)", l.max_map_size).into());
+                }
+            }
         }
         Ok(None)
     });
@@ -260,7 +272,7 @@ fn count_token(token: Token, _: Position, _: &rhai::TokenizeState) -> Token {
     if b.declarations > b.max_declarations {
         return fail(format!("rule file too large: more than {} `let`/`const` declarations", b.max_declarations));
     }
-    if b.tokens % 1024 == 0 && Instant::now() > b.deadline {
+    if b.tokens.is_multiple_of(1024) && Instant::now() > b.deadline {
         return fail("compiling took too long; cut off".to_string());
     }
     token
