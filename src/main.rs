@@ -1,8 +1,5 @@
 //! `netdoctor`: CLI glue only. Flags, wiring and subcommands; the work lives in
-//! the `engine`, `collectors`, `rules` and `exporters` crates (and the YAML
-//! rule-test runner in `rules_test`).
-
-mod rules_test;
+//! the `engine`, `collectors`, `rules`, `exporters` and `ruletest` crates.
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -20,7 +17,13 @@ use std::sync::Arc;
 ///
 /// Start with: netdoctor eval --capture examples/captures/seed-001
 #[derive(Parser)]
-#[command(name = "netdoctor", version, about, long_about, after_help = "Rule ids and their conditions: netdoctor rules list. Capture layout: shared/spec/capture-format.md. Writing rules: docs/writing-a-rule.md.")]
+#[command(
+    name = "netdoctor",
+    version,
+    about,
+    long_about,
+    after_help = "Rule ids and their conditions: netdoctor rules list. Capture layout: shared/spec/capture-format.md. Writing rules: docs/writing-a-rule.md."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,7 +35,9 @@ enum Command {
     ///
     /// With --capture DIR, reads a capture directory (made by `netdoctor capture`
     /// or by hand with kubectl, ip, etcdctl, ipvsadm and cat). Exit code: 0 no
-    /// finding at or above --min-severity, 1 at least one, 2 the run failed.
+    /// finding at or above --min-severity, 1 at least one, 2 the run failed (with
+    /// --strict also when a file or a rule has an error). Each error is also
+    /// printed to stderr.
     Eval(EvalArgs),
     /// List, check and test rules.
     #[command(subcommand)]
@@ -98,6 +103,9 @@ struct EvalArgs {
     /// With --explain: only this subject (`Kind/name` or `Kind/namespace/name`, e.g. Node/n1).
     #[arg(long, value_name = "SUBJECT", requires = "explain")]
     subject: Option<String>,
+    /// Exit 2 when any capture file or rule has an error (for CI), not only when the run fails.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Subcommand)]
@@ -113,9 +121,12 @@ enum RulesCommand {
     /// Compile and lint rule files; non-zero exit on any error, each with file:line:column.
     ///
     /// Checks syntax (with the offending line and a caret), the RULE metadata
-    /// (unknown fields, duplicate ids), calls to functions that do not exist and
-    /// properties no fact type has (found in the compiled AST, so untaken
-    /// branches are checked too), and, with --config, the config file.
+    /// (unknown fields, declared params, duplicate ids), calls to functions that
+    /// do not exist or are not available in rules, properties no fact type has,
+    /// the keys of maps given to g.finding and g.skip, g.param names (found in
+    /// the compiled AST, so untaken branches are checked too), and, with
+    /// --config, the config file (rule ids, param names and types). Every file
+    /// is checked, however many are broken.
     Check {
         /// Directories (or single .rhai files) to check.
         #[arg(required = true, value_name = "DIR")]
@@ -136,13 +147,29 @@ enum RulesCommand {
         /// Write a JUnit XML report here.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
-        /// List loaded rules that no given test exercises.
+        /// List the rules under test that no given test exercises: the rules of
+        /// --rules and of the test files' rule_dirs, else the built-in pack.
         #[arg(long)]
         coverage: bool,
     },
 }
 
+/// Stack of the thread the commands run on: the rule sandbox bounds nesting
+/// (call levels × expression depth), and this leaves room for that bound in
+/// unoptimised builds too, whose frames are several times larger.
+const STACK_SIZE: usize = 64 << 20;
+
 fn main() -> ExitCode {
+    match std::thread::Builder::new().name("netdoctor".into()).stack_size(STACK_SIZE).spawn(run) {
+        Ok(t) => t.join().unwrap_or_else(|_| ExitCode::from(101)),
+        Err(e) => {
+            eprintln!("netdoctor: starting: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(a) => eval(a),
@@ -170,10 +197,20 @@ fn read_config(path: &Path) -> anyhow::Result<Config> {
     serde_yaml::from_str(&text).with_context(|| format!("{}", path.display()))
 }
 
-/// Reads and validates `--config` against the loaded rules.
-fn effective(source: &RuleSource, set: &RuleSet) -> anyhow::Result<Effective> {
-    let Some(p) = &source.config else { return Ok(Effective::default()) };
-    let cfg = read_config(p)?;
+/// The runtime, with the sandbox limits of the config (read before any rule loads).
+fn runtime(config: Option<&Config>, path: Option<&Path>) -> anyhow::Result<Runtime> {
+    let limits = match config {
+        Some(c) => c.limits().map_err(|e| anyhow::anyhow!("{}: {e}", path.map(|p| p.display().to_string()).unwrap_or_default()))?,
+        None => Default::default(),
+    };
+    Ok(Runtime::new(limits))
+}
+
+/// Validates `--config` against the loaded rules.
+fn effective(path: Option<&Path>, config: Option<&Config>, set: &RuleSet) -> anyhow::Result<Effective> {
+    let (Some(p), Some(cfg)) = (path, config) else {
+        return Ok(Effective::default());
+    };
     cfg.validate(set).map_err(|es| anyhow::anyhow!("{}: {}", p.display(), es.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")))
 }
 
@@ -185,20 +222,24 @@ fn print_errors(errors: &[SourceError]) {
 
 fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let Some(dir) = a.capture else {
-        anyhow::bail!("live collection (netlink, IPVS, the API server, etcd) is not available in this build yet; evaluate a capture directory with --capture DIR");
+        anyhow::bail!(
+            "live collection (netlink, IPVS, the API server, etcd) is not available in this build yet; evaluate a capture directory with --capture DIR"
+        );
     };
-    let rt = Runtime::default();
+    let config = a.source.config.as_deref().map(read_config).transpose()?;
+    let rt = runtime(config.as_ref(), a.source.config.as_deref())?;
     let set = load_rules(&rt, &a.source);
     if set.rules.is_empty() {
         print_errors(&set.errors);
         anyhow::bail!("no rule loaded");
     }
-    let eff = effective(&a.source, &set)?;
+    let eff = effective(a.source.config.as_deref(), config.as_ref(), &set)?;
     let facts = netdoctor_collectors::capture::read(&dir).context("reading capture")?;
     let mut graph = Graph::build(facts);
     graph.extra_cni_interfaces = eff.cni_interfaces.clone();
     let graph = Arc::new(graph);
     if let Some(id) = &a.explain {
+        print_errors(&set.errors);
         return explain(&rt, &set, &graph, &eff, id, a.subject.as_deref());
     }
     let mut report = rt.evaluate(&set, &graph, &eff);
@@ -207,7 +248,15 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         Format::Json => print!("{}", netdoctor_exporters::json(&report)),
         Format::Table => print!("{}", netdoctor_exporters::table(&report, a.verbose)),
     }
-    Ok(if report.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    print_errors(&report.errors);
+    Ok(if a.strict && !report.errors.is_empty() {
+        eprintln!("netdoctor: {} error(s) and --strict: exit 2", report.errors.len());
+        ExitCode::from(2)
+    } else if report.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn explain(rt: &Runtime, set: &RuleSet, graph: &Arc<Graph>, eff: &Effective, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -225,10 +274,11 @@ fn explain(rt: &Runtime, set: &RuleSet, graph: &Arc<Graph>, eff: &Effective, id:
 }
 
 fn rules_list(source: RuleSource, format: Format) -> anyhow::Result<ExitCode> {
-    let rt = Runtime::default();
+    let config = source.config.as_deref().map(read_config).transpose()?;
+    let rt = runtime(config.as_ref(), source.config.as_deref())?;
     let set = load_rules(&rt, &source);
     print_errors(&set.errors);
-    let eff = effective(&source, &set)?;
+    let eff = effective(source.config.as_deref(), config.as_ref(), &set)?;
     match format {
         Format::Json => {
             let v: Vec<_> = set.rules.iter().map(|r| &*r.meta).collect();
@@ -262,45 +312,28 @@ fn caret(source: &str) -> Option<String> {
 }
 
 fn rules_check(paths: Vec<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let rt = Runtime::default();
-    let mut errors = Vec::new();
-    let mut files = Vec::new();
-    for p in &paths {
-        if p.is_dir() {
-            let mut fs: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("reading {}", p.display()))?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|f| f.extension().is_some_and(|e| e == "rhai"))
-                .collect();
-            fs.sort();
-            files.extend(fs);
-        } else {
-            files.push(p.clone());
+    let cfg = config.as_deref().map(|c| read_config(c).map_err(|e| SourceError { source: c.display().to_string(), message: format!("{e:#}") }));
+    let rt = match &cfg {
+        Some(Ok(c)) => runtime(Some(c), config.as_deref())?,
+        _ => Runtime::default(),
+    };
+    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    let check = rt.check(&paths);
+    let mut errors = check.errors;
+    if let (Some(c), Some(cfg)) = (&config, cfg) {
+        // The config is validated against the built-in pack plus the checked rules.
+        let mut all = rt.load(netdoctor_rules::BUILTIN, &[]);
+        for r in check.set.rules {
+            all.rules.retain(|x| x.meta.id != r.meta.id);
+            all.rules.push(r);
         }
-    }
-    for f in &files {
-        let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
-        errors.extend(rt.lint(&f.display().to_string(), &text));
-    }
-    // Duplicate ids within one directory, and config validation, use the loader's view.
-    let dirs: Vec<&Path> = paths.iter().filter(|p| p.is_dir()).map(PathBuf::as_path).collect();
-    let mut set = RuleSet::default();
-    for d in &dirs {
-        let one = rt.load(&[], &[d]);
-        errors.extend(one.errors.into_iter().filter(|e| e.message.starts_with("duplicate rule id")));
-        set.rules.extend(one.rules);
-    }
-    if let Some(c) = &config {
-        let mut all = rt.load(netdoctor_rules::BUILTIN, &dirs);
-        all.rules.extend(set.rules.iter().cloned());
-        match read_config(c) {
+        match cfg {
             Ok(cfg) => {
                 if let Err(es) = cfg.validate(&all) {
                     errors.extend(es.into_iter().map(|e| SourceError { source: c.display().to_string(), message: e.0 }));
                 }
             }
-            Err(e) => errors.push(SourceError { source: c.display().to_string(), message: format!("{e:#}") }),
+            Err(e) => errors.push(e),
         }
     }
     for e in &errors {
@@ -309,23 +342,21 @@ fn rules_check(paths: Vec<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<E
             println!("{c}");
         }
     }
-    let bad_files = files.iter().filter(|f| errors.iter().any(|e| e.source.starts_with(&f.display().to_string()))).count();
-    println!("{} rules OK, {} errors", files.len() - bad_files, errors.len());
+    println!("{} rules OK, {} errors", check.ok, errors.len());
     Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn rules_test(files: Vec<PathBuf>, source: RuleSource, junit: Option<PathBuf>, coverage: bool) -> anyhow::Result<ExitCode> {
-    let rt = Runtime::default();
-    let set = load_rules(&rt, &source);
-    if !set.errors.is_empty() {
-        print_errors(&set.errors);
-        anyhow::bail!("rules failed to load");
-    }
     let default_config = source.config.as_deref().map(read_config).transpose()?;
+    let rt = runtime(default_config.as_ref(), source.config.as_deref())?;
+    let set = load_rules(&rt, &source);
+    // A broken rule is an error, and fails the tests that need it; every other test still runs.
+    print_errors(&set.errors);
     let mut yaml = Vec::new();
     for f in files {
         if f.is_dir() {
-            let mut fs: Vec<PathBuf> = std::fs::read_dir(&f)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
+            let mut fs: Vec<PathBuf> =
+                std::fs::read_dir(&f)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml")).collect();
             fs.sort();
             yaml.extend(fs);
         } else {
@@ -333,8 +364,14 @@ fn rules_test(files: Vec<PathBuf>, source: RuleSource, junit: Option<PathBuf>, c
         }
     }
     let mut outcomes = Vec::new();
+    // The rules under test for --coverage: the author's (from --rules and rule_dirs), else the built-in pack.
+    let builtin_files: Vec<&str> = netdoctor_rules::BUILTIN.iter().map(|(f, _)| *f).collect();
+    let mut authored: std::collections::BTreeSet<String> =
+        set.rules.iter().filter(|r| !builtin_files.contains(&r.meta.source.as_str())).map(|r| r.meta.id.clone()).collect();
     for f in &yaml {
-        for o in rules_test::run_file(&rt, &set, f, default_config.as_ref()) {
+        let run = netdoctor_ruletest::run_file(&rt, &set, f, default_config.as_ref());
+        authored.extend(run.rule_dir_rules);
+        for o in run.outcomes {
             if o.failures.is_empty() {
                 println!("ok    {}: {}", o.file, o.name);
             } else {
@@ -349,18 +386,21 @@ fn rules_test(files: Vec<PathBuf>, source: RuleSource, junit: Option<PathBuf>, c
         }
     }
     if let Some(j) = &junit {
-        std::fs::write(j, rules_test::junit(&outcomes)).with_context(|| format!("writing {}", j.display()))?;
+        std::fs::write(j, netdoctor_ruletest::junit(&outcomes)).with_context(|| format!("writing {}", j.display()))?;
     }
     if coverage {
         let tested: std::collections::BTreeSet<&str> = outcomes.iter().flat_map(|o| o.rules.iter().map(String::as_str)).collect();
-        let untested: Vec<&str> = set.rules.iter().map(|r| r.meta.id.as_str()).filter(|id| !tested.contains(id)).collect();
+        let scope: Vec<&str> =
+            if authored.is_empty() { set.rules.iter().map(|r| r.meta.id.as_str()).collect() } else { authored.iter().map(String::as_str).collect() };
+        let untested: Vec<&str> = scope.iter().copied().filter(|id| !tested.contains(id)).collect();
         if untested.is_empty() {
-            println!("coverage: every loaded rule has a test");
+            println!("coverage: every rule under test has a test ({} rules)", scope.len());
         } else {
-            println!("coverage: {} rule(s) without a test: {}", untested.len(), untested.join(", "));
+            println!("coverage: {} of {} rule(s) without a test: {}", untested.len(), scope.len(), untested.join(", "));
         }
     }
     let failed = outcomes.iter().filter(|o| !o.failures.is_empty()).count();
-    println!("{} passed, {} failed", outcomes.len() - failed, failed);
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    let load = if set.errors.is_empty() { String::new() } else { format!("; {} rule file(s) failed to load", set.errors.len()) };
+    println!("{} passed, {} failed{load}", outcomes.len() - failed, failed);
+    Ok(if failed == 0 && set.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -1,10 +1,11 @@
 //! Tuning without editing rules (`--config FILE`, interfaces.md): per rule
 //! `enabled`, a `severity` override, `exclude` matchers on the subject for
-//! known exceptions, and `params` the rule reads with `g.param(name, default)`.
+//! known exceptions, and `params` the rule reads with `g.param(name)` (checked
+//! against the names and types the rule declares); and the sandbox `limits`.
 //! The CLI parses the YAML; this module validates it against the loaded rules.
 
 use crate::finding::{Finding, Severity, Subject};
-use crate::runtime::RuleSet;
+use crate::runtime::{Limits, ParamType, RuleSet};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -19,6 +20,21 @@ pub struct Config {
     /// Extra interface names (a trailing `*` is a prefix) to treat as CNI-owned, never host network.
     #[serde(default)]
     pub cni_interfaces: Vec<String>,
+    /// The rule sandbox's budgets (defaults: [`Limits::default`]).
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `limits:` of the config: the budgets every rule runs under.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Operations one rule run may take (the budget; deterministic).
+    pub max_operations: Option<u64>,
+    /// Wall-clock safety net of one rule run, in seconds.
+    pub timeout_seconds: Option<f64>,
+    /// Lines one rule may print per run.
+    pub max_printed_lines: Option<usize>,
 }
 
 /// Settings of one rule.
@@ -66,7 +82,12 @@ impl Matcher {
         let c = |f: &Option<String>, what: &str| -> Result<Option<Regex>, String> {
             f.as_deref().map(anchored).transpose().map_err(|e| format!("exclude.{what}: {e}"))
         };
-        Ok(CompiledMatcher { kind: c(&self.kind, "kind")?, namespace: c(&self.namespace, "namespace")?, name: c(&self.name, "name")?, node: c(&self.node, "node")? })
+        Ok(CompiledMatcher {
+            kind: c(&self.kind, "kind")?,
+            namespace: c(&self.namespace, "namespace")?,
+            name: c(&self.name, "name")?,
+            node: c(&self.node, "node")?,
+        })
     }
 }
 
@@ -98,6 +119,28 @@ pub struct Effective {
 }
 
 impl Config {
+    /// The sandbox limits: the defaults with this config's `limits` applied.
+    pub fn limits(&self) -> Result<Limits, ConfigError> {
+        let mut l = Limits::default();
+        let c = &self.limits;
+        if let Some(n) = c.max_operations {
+            if n == 0 {
+                return Err(ConfigError("limits.max_operations: must be at least 1".into()));
+            }
+            l.max_operations = n;
+        }
+        if let Some(t) = c.timeout_seconds {
+            l.timeout = std::time::Duration::try_from_secs_f64(t)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| ConfigError(format!("limits.timeout_seconds: {t} is not a positive number of seconds")))?;
+        }
+        if let Some(n) = c.max_printed_lines {
+            l.max_printed_lines = n;
+        }
+        Ok(l)
+    }
+
     /// Checks the config against the loaded rules: unknown rule ids and bad
     /// expressions are errors. Unknown keys were already refused by the parser.
     pub fn validate(&self, rules: &RuleSet) -> Result<Effective, Vec<ConfigError>> {
@@ -106,7 +149,8 @@ impl Config {
         for (id, rc) in &self.rules {
             if !rules.rules.iter().any(|r| &r.meta.id == id) {
                 let near = nearest(id, rules.rules.iter().map(|r| r.meta.id.as_str()));
-                errors.push(ConfigError(format!("rules.{id}: no loaded rule has this id{}", near.map(|n| format!(" (did you mean {n}?)")).unwrap_or_default())));
+                errors
+                    .push(ConfigError(format!("rules.{id}: no loaded rule has this id{}", near.map(|n| format!(" (did you mean {n}?)")).unwrap_or_default())));
                 continue;
             }
             if rc.enabled == Some(false) {
@@ -126,9 +170,31 @@ impl Config {
                 eff.exclude.insert(id.clone(), ms);
             }
             if !rc.params.is_empty() {
+                let rule = rules.rules.iter().find(|r| &r.meta.id == id).map(|r| r.meta.clone());
                 let mut map = rhai::Map::new();
                 for (k, v) in &rc.params {
-                    match rhai::serde::to_dynamic(v) {
+                    let spec = rule.as_ref().and_then(|m| m.params.get(k));
+                    if let (Some(m), None) = (&rule, spec) {
+                        if m.params_known {
+                            let names: Vec<&str> = m.params.keys().map(String::as_str).collect();
+                            let near = nearest(k, names.iter().copied()).map(|n| format!(" (did you mean {n}?)")).unwrap_or_default();
+                            let reads = if names.is_empty() { "it reads none".to_string() } else { format!("it reads: {}", names.join(", ")) };
+                            errors.push(ConfigError(format!("rules.{id}.params.{k}: rule {id} has no param `{k}`{near} ({reads})")));
+                            continue;
+                        }
+                    }
+                    let mut v = v.clone();
+                    if let Some(spec) = spec {
+                        if !spec.kind.accepts(&v) {
+                            errors
+                                .push(ConfigError(format!("rules.{id}.params.{k}: expected {} (RULE.params.{k}.type of {id}), got {v}", spec.kind.article())));
+                            continue;
+                        }
+                        if spec.kind == ParamType::Float {
+                            v = v.as_f64().map(serde_json::Value::from).unwrap_or(v);
+                        }
+                    }
+                    match rhai::serde::to_dynamic(&v) {
                         Ok(d) => {
                             map.insert(k.as_str().into(), d);
                         }

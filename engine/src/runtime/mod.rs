@@ -9,79 +9,87 @@
 pub mod api;
 pub mod docs;
 pub mod lint;
+pub mod meta;
 pub mod output;
+pub mod sandbox;
 
 use crate::config::Effective;
-use crate::finding::{Report, Severity, Stats};
+use crate::finding::{Report, Stats};
 use crate::graph::Graph;
 use crate::source::SourceError;
+pub use meta::{ParamSpec, ParamType, RuleMeta, META_KEYS};
 use output::{Ctx, Output};
-use rhai::{CallFnOptions, Dynamic, Engine, EvalAltResult, Map, Position, Scope, AST};
-use std::cell::{Cell, RefCell};
+use rhai::{CallFnOptions, Dynamic, Engine, Map, Position, Scope, AST};
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Metadata keys a rule's `RULE` map may carry.
-pub const META_KEYS: &[&str] = &["id", "severity", "summary", "remediation", "docs", "reads", "tags"];
-
-/// A rule's declared metadata.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RuleMeta {
-    pub id: String,
-    pub severity: Severity,
-    pub summary: String,
-    pub remediation: String,
-    pub docs: Option<String>,
-    /// The file it came from (`builtin:rules/<id>.rhai` for the embedded pack).
-    pub source: String,
-}
 
 /// A compiled rule.
 #[derive(Clone)]
 pub struct Rule {
     pub meta: Arc<RuleMeta>,
+    /// The optimised AST that runs.
     pub ast: Arc<AST>,
     /// The rule text (for hashing and `--explain`).
     pub text: Arc<str>,
 }
 
+/// A compiled rule and the unoptimised AST the linter walks (every branch kept).
+pub struct Compiled {
+    pub rule: Rule,
+    pub unoptimised: AST,
+}
+
 /// Sandbox limits. On by default; rules never touch files or the network
-/// (no module resolver, no `eval`, no I/O functions are registered).
+/// (no module resolver, no `eval`, no I/O functions are registered) and cannot
+/// block (`sleep` is removed).
+///
+/// The operations budget is the limit a rule meets: it is deterministic, so the
+/// same rule on the same facts is cut off at the same line every time. The
+/// wall-clock `timeout` is only a safety net for native calls that are slow per
+/// operation, set well above what the operations budget takes.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Operations one rule run may take.
+    /// Operations one step may take (the top level of a rule file when it loads, or one `evaluate`).
     pub max_operations: u64,
-    /// Wall-clock time one rule run may take.
+    /// Wall-clock safety net of one step.
     pub timeout: Duration,
     pub max_call_levels: usize,
     pub max_expr_depth: usize,
     pub max_string_size: usize,
     pub max_array_size: usize,
     pub max_map_size: usize,
+    /// Bytes of one rule file.
+    pub max_file_size: usize,
+    /// Tokens of one rule file.
+    pub max_tokens: usize,
+    /// `let` / `const` declarations in one rule file (Rhai's parser slows with tokens × declarations).
+    pub max_declarations: usize,
+    /// Wall-clock safety net for parsing one file.
+    pub compile_timeout: Duration,
+    /// Lines one rule may `print` / `debug` per run; further lines are counted, not kept.
+    pub max_printed_lines: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_operations: 50_000_000,
-            timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
             max_call_levels: 48,
             max_expr_depth: 64,
             max_string_size: 1 << 20,
             max_array_size: 4_000_000,
             max_map_size: 100_000,
+            max_file_size: 1 << 20,
+            max_tokens: 100_000,
+            max_declarations: 1_000,
+            compile_timeout: Duration::from_secs(2),
+            max_printed_lines: 100,
         }
     }
-}
-
-thread_local! {
-    static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
-    /// The last statement position the tracing engine stepped on.
-    static LAST_POS: Cell<Position> = const { Cell::new(Position::NONE) };
-    static PRINTED: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A rule set as loaded from the built-in pack and rule directories.
@@ -92,13 +100,12 @@ pub struct RuleSet {
     pub notes: Vec<String>,
 }
 
+/// One rule file as read from disk: its name and its text, or why it could not be read.
+pub type RuleFile = (String, Result<String, SourceError>);
+
 /// The Rhai engine with the rule API registered and the sandbox applied.
 pub struct Runtime {
-    engine: Engine,
-    /// The same engine with a stepping debugger that records positions: a rule
-    /// cut off by its budget is re-run here to tell where it was (Rhai drops the
-    /// position of budget errors). Only failures pay for it.
-    tracer: Engine,
+    sandbox: sandbox::Sandbox,
     limits: Limits,
 }
 
@@ -117,85 +124,29 @@ pub fn location(file: &str, pos: Position) -> String {
     }
 }
 
-/// The innermost error and its position (errors inside functions are wrapped).
-fn innermost(e: &EvalAltResult) -> (String, Position) {
-    match e {
-        EvalAltResult::ErrorInFunctionCall(name, _, inner, pos) => {
-            let (msg, p) = innermost(inner);
-            if p.is_none() {
-                (format!("in {name}: {msg}"), *pos)
-            } else {
-                (msg, p)
-            }
-        }
-        EvalAltResult::ErrorTooManyOperations(pos) => ("exceeded its operations budget (a loop that never ends?); cut off".to_string(), *pos),
-        EvalAltResult::ErrorTerminated(_, pos) => ("exceeded its time budget; cut off".to_string(), *pos),
-        other => {
-            let pos = other.position();
-            let mut msg = other.to_string();
-            // Rhai appends " (line L, position C)"; the location is printed separately.
-            if let Some(i) = msg.rfind(" (line ") {
-                msg.truncate(i);
-            }
-            (msg, pos)
-        }
-    }
-}
-
 impl Runtime {
     /// An engine with the rule API and the sandbox `limits`.
     pub fn new(limits: Limits) -> Runtime {
-        let engine = Self::build_engine(limits);
-        let mut tracer = Self::build_engine(limits);
-        // The tracer also compiles for `rules check`: no optimisation, so a branch
-        // that is constant-false still reaches the linter.
-        tracer.set_optimization_level(rhai::OptimizationLevel::None);
-        // Rhai marks the debugger API "volatile", not deprecated; it is pinned in Cargo.toml.
-        #[allow(deprecated)]
-        tracer.register_debugger(
-            |_, dbg| dbg,
-            |_, event, _, _, pos| {
-                if matches!(event, rhai::debugger::DebuggerEvent::Step) && !pos.is_none() {
-                    LAST_POS.with(|p| p.set(pos));
-                }
-                Ok(rhai::debugger::DebuggerCommand::StepInto)
-            },
-        );
-        Runtime { engine, tracer, limits }
-    }
-
-    fn build_engine(limits: Limits) -> Engine {
-        let mut engine = Engine::new();
-        engine.set_max_operations(limits.max_operations);
-        engine.set_max_call_levels(limits.max_call_levels);
-        engine.set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth);
-        engine.set_max_string_size(limits.max_string_size);
-        engine.set_max_array_size(limits.max_array_size);
-        engine.set_max_map_size(limits.max_map_size);
-        engine.set_strict_variables(true);
-        engine.set_module_resolver(rhai::module_resolvers::DummyModuleResolver::new());
-        engine.disable_symbol("eval");
-        engine.on_progress(|ops| {
-            if ops % 1024 != 0 {
-                return None;
-            }
-            let expired = DEADLINE.with(|d| d.get().is_some_and(|d| Instant::now() > d));
-            expired.then(|| Dynamic::from("timeout"))
+        let sandbox = sandbox::Sandbox::new(limits, |engine| {
+            api::register(engine);
+            engine.register_fn("param", |c: &mut Ctx, name: &str| meta::param(c, name, None));
         });
-        engine.on_print(|s| PRINTED.with(|p| p.borrow_mut().push(s.to_string())));
-        engine.on_debug(|s, _, pos| PRINTED.with(|p| p.borrow_mut().push(format!("{s} (line {})", pos.line().unwrap_or(0)))));
-        api::register(&mut engine);
-        engine
+        Runtime { sandbox, limits }
     }
 
     /// The engine (for `rules check` linting and documentation).
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.sandbox.engine
     }
 
-    /// The engine, for extending it (tests register extra functions here).
+    /// The engine that runs rules, for extending it (prefer [`Runtime::extend`]).
     pub fn engine_mut(&mut self) -> &mut Engine {
-        &mut self.engine
+        &mut self.sandbox.engine
+    }
+
+    /// Registers more functions on the engines (the running one and its replay twin).
+    pub fn extend(&mut self, register: impl Fn(&mut Engine)) {
+        self.sandbox.extend(register);
     }
 
     /// Sandbox limits in force.
@@ -205,76 +156,69 @@ impl Runtime {
 
     /// Compiles one rule file and reads its metadata. `file` is how errors name it.
     pub fn compile(&self, file: &str, text: &str) -> Result<Rule, SourceError> {
-        self.compile_on(&self.engine, file, text)
+        self.compile_full(file, text).map(|c| c.rule)
     }
 
-    /// Compiles without optimisation, keeping every branch in the AST (for linting).
-    pub fn compile_unoptimised(&self, file: &str, text: &str) -> Result<Rule, SourceError> {
-        self.compile_on(&self.tracer, file, text)
-    }
-
-    fn compile_on(&self, engine: &Engine, file: &str, text: &str) -> Result<Rule, SourceError> {
+    /// Compiles one rule file under the compile bounds, runs its top level (once,
+    /// under the sandbox and the operations budget) and reads its metadata.
+    pub fn compile_full(&self, file: &str, text: &str) -> Result<Compiled, SourceError> {
         let err = |pos: Position, msg: String| SourceError { source: location(file, pos), message: msg };
-        let mut ast = engine.compile(text).map_err(|e| err(e.1, e.0.to_string()))?;
+        if text.len() > self.limits.max_file_size {
+            return Err(err(Position::NONE, format!("rule file too large: {} bytes (at most {})", text.len(), self.limits.max_file_size)));
+        }
+        let mut ast = sandbox::parse(self.engine(), &self.limits, text).map_err(|f| err(f.pos, f.message))?;
         ast.set_source(file);
         if !ast.iter_functions().any(|f| f.name == "evaluate" && f.params.len() == 1) {
             return Err(err(Position::NONE, "no `fn evaluate(g)` defined".to_string()));
         }
-        // Run the top level (constants only, in practice) under the sandbox to read RULE.
-        let mut scope = Scope::new();
-        DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.timeout)));
-        let run = self.engine.run_ast_with_scope(&mut scope, &ast);
-        DEADLINE.with(|d| d.set(None));
-        run.map_err(|e| {
-            let (m, p) = innermost(&e);
-            err(p, m)
+        // The top level (constants, in practice) runs under the same sandbox as `evaluate`.
+        let top = self.sandbox.run(|engine| {
+            let mut scope = Scope::new();
+            engine.run_ast_with_scope(&mut scope, &ast).map(|()| scope)
+        });
+        sandbox::take_printed();
+        let scope = top.map_err(|f| err(cut_off_pos(&f, &ast), format!("at the top level: {}", f.message)))?;
+        let meta: Map = scope.get_value::<Map>("RULE").ok_or_else(|| {
+            err(meta::locate(&ast, &[]), "no `const RULE = #{ id: ..., severity: ..., summary: ..., remediation: ... };` metadata".to_string())
         })?;
-        let meta: Map = scope
-            .get_value::<Map>("RULE")
-            .ok_or_else(|| err(Position::new(1, 1), "no `const RULE = #{ id: ..., severity: ..., summary: ..., remediation: ... };` metadata".to_string()))?;
-        let meta = parse_meta(&meta, file).map_err(|m| err(Position::NONE, m))?;
-        Ok(Rule { meta: Arc::new(meta), ast: Arc::new(ast), text: Arc::from(text) })
+        let mut meta = meta::parse(&meta, file).map_err(|(m, path)| err(meta::locate(&ast, &path.iter().map(String::as_str).collect::<Vec<_>>()), m))?;
+        meta::infer_params(&mut meta, &ast);
+        let optimised = sandbox::quiet(|| self.engine().optimize_ast(&Scope::new(), ast.clone(), rhai::OptimizationLevel::Simple))
+            .map_err(|m| err(Position::NONE, format!("optimising: {m}")))?;
+        let mut optimised = optimised;
+        optimised.set_source(file);
+        let rule = Rule { meta: Arc::new(meta), ast: Arc::new(optimised), text: Arc::from(text) };
+        Ok(Compiled { rule, unoptimised: ast })
+    }
+
+    /// Reads a rule file: at most `max_file_size` bytes of a regular file, UTF-8.
+    pub fn read_rule_file(&self, path: &Path) -> Result<String, SourceError> {
+        read_rule_file(path, self.limits.max_file_size)
+    }
+
+    /// Reads every `*.rhai` entry of a directory, sorted by name; each one that
+    /// cannot be read is its own error.
+    pub fn read_rule_dir(&self, dir: &Path) -> Result<Vec<RuleFile>, SourceError> {
+        let err = |m: String| SourceError { source: dir.display().to_string(), message: m };
+        let entries = std::fs::read_dir(dir).map_err(|e| err(format!("reading rule directory: {e}")))?;
+        let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "rhai")).collect();
+        files.sort();
+        Ok(files.into_iter().map(|f| (f.display().to_string(), self.read_rule_file(&f))).collect())
     }
 
     /// Loads the built-in pack (`(file, text)` pairs) and then each directory in
-    /// order. A later definition of an id replaces an earlier one with a note;
-    /// the same id twice in one directory is an error. Broken rules are reported
-    /// in `errors` and the rest load.
+    /// order. Every file compiles on its own: a broken or unreadable file is one
+    /// error in `errors` and every other rule loads. A later definition of an id
+    /// replaces an earlier one with a note; the same id twice in one directory is
+    /// an error.
     pub fn load(&self, builtin: &[(&str, &str)], dirs: &[&Path]) -> RuleSet {
         let mut set = RuleSet::default();
         let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
-        let mut add_group = |set: &mut RuleSet, group: Vec<(String, String)>| {
-            let mut seen_here: BTreeMap<String, String> = BTreeMap::new();
-            for (file, text) in group {
-                let rule = match self.compile(&file, &text) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        set.errors.push(e);
-                        continue;
-                    }
-                };
-                let id = rule.meta.id.clone();
-                if let Some(first) = seen_here.get(&id) {
-                    set.errors.push(SourceError { source: file.clone(), message: format!("duplicate rule id {id:?}: already defined in {first}") });
-                    continue;
-                }
-                seen_here.insert(id.clone(), file.clone());
-                match by_id.get(&id) {
-                    Some(&i) => {
-                        set.notes.push(format!("rule {id}: {file} replaces {}", set.rules[i].meta.source));
-                        set.rules[i] = rule;
-                    }
-                    None => {
-                        by_id.insert(id, set.rules.len());
-                        set.rules.push(rule);
-                    }
-                }
-            }
-        };
-        add_group(&mut set, builtin.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect());
+        let builtin: Vec<RuleFile> = builtin.iter().map(|(f, t)| (f.to_string(), Ok(t.to_string()))).collect();
+        self.add_group(&mut set, &mut by_id, builtin, |_, _| {});
         for dir in dirs {
-            match read_rule_dir(dir) {
-                Ok(group) => add_group(&mut set, group),
+            match self.read_rule_dir(dir) {
+                Ok(group) => self.add_group(&mut set, &mut by_id, group, |_, _| {}),
                 Err(e) => set.errors.push(e),
             }
         }
@@ -282,52 +226,70 @@ impl Runtime {
         set
     }
 
-    /// Runs one rule against the graph in isolation: an error, panic, or
-    /// exhausted budget is returned as an error naming file:line:column, and
-    /// whatever the rule emitted before that is discarded.
-    pub fn run_rule(&self, rule: &Rule, graph: &Arc<Graph>, params: &Arc<Map>) -> Result<Output, SourceError> {
-        match self.run_rule_on(&self.engine, rule, graph, params) {
-            Err((e, true)) => {
-                // Budget exhausted: Rhai reports no position. Re-run with the tracer to find it.
-                LAST_POS.with(|p| p.set(Position::NONE));
-                let traced = self.run_rule_on(&self.tracer, rule, graph, params);
-                let pos = LAST_POS.with(|p| p.get());
-                Err(match traced {
-                    Err((mut e2, true)) if !pos.is_none() => {
-                        e2.source = location(&rule.meta.source, pos);
-                        e2
-                    }
-                    _ => e,
-                })
+    /// Compiles one group of files (the pack, or one directory) into `set`;
+    /// `each` sees every compiled file first and may add errors (the linter does).
+    pub(crate) fn add_group(
+        &self,
+        set: &mut RuleSet,
+        by_id: &mut BTreeMap<String, usize>,
+        group: Vec<RuleFile>,
+        mut each: impl FnMut(&Compiled, &mut Vec<SourceError>),
+    ) {
+        let mut seen_here: BTreeMap<String, String> = BTreeMap::new();
+        for (file, text) in group {
+            let compiled = text.and_then(|t| self.compile_full(&file, &t));
+            let rule = match compiled {
+                Ok(c) => {
+                    each(&c, &mut set.errors);
+                    c.rule
+                }
+                Err(e) => {
+                    set.errors.push(e);
+                    continue;
+                }
+            };
+            let id = rule.meta.id.clone();
+            if let Some(first) = seen_here.get(&id) {
+                set.errors.push(SourceError { source: file.clone(), message: format!("duplicate rule id {id:?}: already defined in {first}") });
+                continue;
             }
-            other => other.map_err(|(e, _)| e),
+            seen_here.insert(id.clone(), file.clone());
+            match by_id.get(&id) {
+                Some(&i) => {
+                    set.notes.push(format!("rule {id}: {file} replaces {}", set.rules[i].meta.source));
+                    set.rules[i] = rule;
+                }
+                None => {
+                    by_id.insert(id, set.rules.len());
+                    set.rules.push(rule);
+                }
+            }
         }
     }
 
-    /// Runs a rule on `engine`; the error flag says whether a budget was exhausted.
-    fn run_rule_on(&self, engine: &Engine, rule: &Rule, graph: &Arc<Graph>, params: &Arc<Map>) -> Result<Output, (SourceError, bool)> {
-        let out = Arc::new(Mutex::new(Output::default()));
-        let ctx = Ctx { g: graph.clone(), rule: rule.meta.clone(), out: out.clone(), params: params.clone() };
-        DEADLINE.with(|d| d.set(Some(Instant::now() + self.limits.timeout)));
-        let result = catch_unwind(AssertUnwindSafe(|| {
+    /// Runs one rule against the graph in isolation: an error, panic, or
+    /// exhausted budget is returned as an error naming file:line:column (for a
+    /// budget, the line where it ran out), and whatever the rule emitted before
+    /// that is discarded. Nothing is re-run: a cut-off rule costs its budget once.
+    pub fn run_rule(&self, rule: &Rule, graph: &Arc<Graph>, params: &Arc<Map>) -> Result<Output, SourceError> {
+        sandbox::set_print_cap(self.limits.max_printed_lines);
+        let result = self.sandbox.run(|engine| {
+            let out = Arc::new(Mutex::new(Output::default()));
+            let ctx = Ctx { g: graph.clone(), rule: rule.meta.clone(), out: out.clone(), params: params.clone() };
             let mut scope = Scope::new();
-            engine.call_fn_with_options::<Dynamic>(CallFnOptions::new().eval_ast(false), &mut scope, &rule.ast, "evaluate", (ctx,))
-        }));
-        DEADLINE.with(|d| d.set(None));
-        let file = &rule.meta.source;
+            let _: Dynamic = engine.call_fn_with_options(CallFnOptions::new().eval_ast(false), &mut scope, &rule.ast, "evaluate", (ctx,))?;
+            let taken = std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()));
+            Ok(taken)
+        });
         match result {
-            Ok(Ok(_)) => Ok(std::mem::take(&mut *out.lock().unwrap_or_else(|p| p.into_inner()))),
-            Ok(Err(e)) => {
-                let budget = matches!(*e, EvalAltResult::ErrorTooManyOperations(_) | EvalAltResult::ErrorTerminated(..));
-                let (mut msg, pos) = innermost(&e);
-                if let Some(hint) = getter_hint(engine, &msg) {
+            Ok(out) => Ok(out),
+            Err(f) => {
+                let pos = cut_off_pos(&f, &rule.ast);
+                let mut msg = f.message;
+                if let Some(hint) = getter_hint(self.engine(), &msg) {
                     msg.push_str(&hint);
                 }
-                Err((SourceError { source: location(file, pos), message: format!("rule {}: {msg}", rule.meta.id) }, budget))
-            }
-            Err(panic) => {
-                let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-                Err((SourceError { source: file.clone(), message: format!("rule {}: panicked: {what}", rule.meta.id) }, false))
+                Err(SourceError { source: location(&rule.meta.source, pos), message: format!("rule {}: {msg}", rule.meta.id) })
             }
         }
     }
@@ -356,8 +318,15 @@ impl Runtime {
                 }
                 Err(e) => report.errors.push(e),
             }
-            for line in PRINTED.with(|p| std::mem::take(&mut *p.borrow_mut())) {
+            let (printed, dropped) = sandbox::take_printed();
+            for line in printed {
                 report.notes.push(format!("rule {} printed: {line}", rule.meta.id));
+            }
+            if dropped > 0 {
+                report.notes.push(format!(
+                    "rule {} printed {dropped} more line(s), not kept (at most {} per rule per run)",
+                    rule.meta.id, self.limits.max_printed_lines
+                ));
             }
         }
         let excluded = cfg.apply(&mut report.findings);
@@ -382,13 +351,55 @@ impl Runtime {
         api::start_trace();
         let result = self.run_rule(rule, graph, &p);
         let reads = api::take_trace();
-        PRINTED.with(|p| p.borrow_mut().clear());
+        sandbox::take_printed();
         let result = result.map(|mut out| {
             cfg.apply(&mut out.findings);
             out
         });
         Explanation { reads, result }
     }
+}
+
+/// The position of a failure; for a cut-off Rhai could not place (no variable
+/// was read after the budget ran out), the loop it must have been in.
+fn cut_off_pos(f: &sandbox::Failure, ast: &AST) -> Position {
+    if f.pos.is_none() && f.cut_off {
+        lint::silent_loop(ast)
+    } else {
+        f.pos
+    }
+}
+
+/// Reads a rule file: a regular file (not a directory, FIFO or device) of at most
+/// `max` bytes, in UTF-8. Each way it can fail is one error naming the file.
+fn read_rule_file(path: &Path, max: usize) -> Result<String, SourceError> {
+    let name = path.display().to_string();
+    let err = |m: String| SourceError { source: name.clone(), message: m };
+    let md = std::fs::metadata(path).map_err(|e| {
+        let dangling = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        err(if dangling { format!("reading rule: {e} (a symbolic link to a missing file)") } else { format!("reading rule: {e}") })
+    })?;
+    if md.is_dir() {
+        return Err(err("a directory, not a rule file (a rule is one .rhai file)".to_string()));
+    }
+    if !md.is_file() {
+        return Err(err("not a regular file (a FIFO, socket or device is never read as a rule)".to_string()));
+    }
+    if md.len() > max as u64 {
+        return Err(err(format!("rule file too large: {} bytes (at most {max})", md.len())));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).and_then(|f| f.take(max as u64 + 1).read_to_end(&mut bytes)).map_err(|e| err(format!("reading rule: {e}")))?;
+    if bytes.len() > max {
+        return Err(err(format!("rule file too large: more than {max} bytes")));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let b = e.as_bytes();
+        let line = b[..at].iter().filter(|c| **c == b'\n').count() + 1;
+        let col = at - b[..at].iter().rposition(|c| *c == b'\n').map_or(0, |i| i + 1) + 1;
+        SourceError { source: format!("{name}:{line}:{col}"), message: format!("not UTF-8 text (byte 0x{:02x}); save the rule file as UTF-8", b[at]) }
+    })
 }
 
 /// What `--explain` shows for one rule: the facts read per subject, and the outcome.
@@ -404,47 +415,7 @@ fn getter_hint(engine: &Engine, msg: &str) -> Option<String> {
     let prop = msg.strip_prefix("Unknown property '")?.split('\'').next()?;
     let ty = msg.rsplit("for type '").next()?.trim_end_matches('\'');
     let sigs = engine.gen_fn_signatures(false);
-    let getters: Vec<&str> = sigs
-        .iter()
-        .filter(|s| s.contains(&format!("(_: &mut {ty})")))
-        .filter_map(|s| s.strip_prefix("get$")?.split('(').next())
-        .collect();
+    let getters: Vec<&str> = sigs.iter().filter(|s| s.contains(&format!("(_: &mut {ty})"))).filter_map(|s| s.strip_prefix("get$")?.split('(').next()).collect();
     let near = crate::config::nearest(prop, getters.iter().copied())?;
     Some(format!(" (did you mean `{near}`?)"))
-}
-
-fn parse_meta(m: &Map, file: &str) -> Result<RuleMeta, String> {
-    if let Some(k) = m.keys().find(|k| !META_KEYS.contains(&k.as_str())) {
-        return Err(format!("RULE has unknown field `{k}` (known: {})", META_KEYS.join(", ")));
-    }
-    let get = |k: &str| -> Result<Option<String>, String> {
-        match m.get(k) {
-            None => Ok(None),
-            Some(d) => d.clone().into_string().map(Some).map_err(|t| format!("RULE.{k} must be a string, got {t}")),
-        }
-    };
-    let need = |k: &str| get(k).and_then(|v| v.ok_or_else(|| format!("RULE needs `{k}`")));
-    let id = need("id")?;
-    if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        return Err(format!("RULE.id {id:?} must be lowercase letters, digits and dashes"));
-    }
-    let sev = need("severity")?;
-    let severity = Severity::parse(&sev).ok_or_else(|| format!("RULE.severity must be info, warning or critical, got {sev:?}"))?;
-    Ok(RuleMeta { id, severity, summary: need("summary")?, remediation: need("remediation")?, docs: get("docs")?, source: file.to_string() })
-}
-
-/// Reads every `*.rhai` file of a directory, sorted by name.
-fn read_rule_dir(dir: &Path) -> Result<Vec<(String, String)>, SourceError> {
-    let err = |m: String| SourceError { source: dir.display().to_string(), message: m };
-    let entries = std::fs::read_dir(dir).map_err(|e| err(format!("reading rule directory: {e}")))?;
-    let mut files: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "rhai")).collect();
-    files.sort();
-    let mut out = Vec::new();
-    for f in files {
-        match std::fs::read_to_string(&f) {
-            Ok(t) => out.push((f.display().to_string(), t)),
-            Err(e) => return Err(SourceError { source: f.display().to_string(), message: format!("reading rule: {e}") }),
-        }
-    }
-    Ok(out)
 }

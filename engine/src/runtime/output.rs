@@ -97,9 +97,10 @@ impl Ctx {
         Ok(())
     }
 
-    /// `g.param(name, default)`: a value from `--config` params for this rule, else `default`.
-    pub fn param(&mut self, name: &str, default: Dynamic) -> Dynamic {
-        self.params.get(name).cloned().unwrap_or(default)
+    /// `g.param(name, default)`: a value from `--config` params for this rule, else `default`
+    /// (a rule that declares `RULE.params` may read only those; see `meta::param`).
+    pub fn param(&mut self, name: &str, default: Dynamic) -> R<Dynamic> {
+        super::meta::param(self, name, Some(default))
     }
 }
 

@@ -328,7 +328,7 @@ fn register_graph(r: &mut Reg) {
         .doc("Graph", "since", "g.since(ts) -> int | ()", "Seconds from the RFC 3339 timestamp `ts` to the capture time `g.now`; () when either is unknown.", "let secs = g.since(n.condition(\"Ready\").since);")
         .doc("Graph", "finding", "g.finding(#{subject, related, summary, evidence, severity, remediation})", "Reports a finding; `related`, `evidence`, `severity` (overrides the rule's) and `remediation` are optional.", "g.finding(#{ subject: h.subject(), summary: `...`, evidence: #{ file: h.source(\"routes\") } });")
         .doc("Graph", "skip", "g.skip(subject, reason)", "Reports that the rule could not judge a subject because a fact is missing or could not be read.", "g.skip(h.subject(), h.missing(\"sysctl\"));")
-        .doc("Graph", "param", "g.param(name, default) -> any", "A value from `--config` params for this rule, else `default`.", "let limit = g.param(\"max_restarts\", 5);");
+        .doc("Graph", "param", "g.param(name) -> any, g.param(name, default) -> any", "A param of this rule: the `--config` value, else the default declared in `RULE.params` (or the `default` given, for undeclared params of older rules).", "let limit = g.param(\"max_restarts\");");
 }
 
 fn register_node(r: &mut Reg) {
