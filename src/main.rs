@@ -234,10 +234,8 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no rule loaded");
     }
     let eff = effective(a.source.config.as_deref(), config.as_ref(), &set)?;
-    let facts = netdoctor_collectors::capture::read(&dir).context("reading capture")?;
-    let mut graph = Graph::build(facts);
-    graph.extra_cni_interfaces = eff.cni_interfaces.clone();
-    let graph = Arc::new(graph);
+    let facts = netdoctor_collectors::capture::read(&dir, &Default::default()).context("reading capture")?;
+    let graph = netdoctor_engine::pipeline::snapshot(facts, &eff);
     if let Some(id) = &a.explain {
         print_errors(&set.errors);
         return explain(&rt, &set, &graph, &eff, id, a.subject.as_deref());

@@ -246,7 +246,10 @@ fn sorted<K: Ord, T>(m: BTreeMap<K, Arc<T>>) -> Vec<Arc<T>> {
 impl Graph {
     /// Indexes one fact set and derives the conventions.
     pub fn build(mut set: FactSet, collectors: Vec<CollectorStatus>, options: &GraphOptions) -> Graph {
-        let mut g = Graph { extra_cni_interfaces: options.extra_cni_interfaces.clone(), collectors, ..Default::default() };
+        let mut recorded = std::mem::take(&mut set.collectors);
+        recorded.retain(|r| !collectors.iter().any(|c| c.name == r.name));
+        recorded.extend(collectors);
+        let mut g = Graph { extra_cni_interfaces: options.extra_cni_interfaces.clone(), collectors: recorded, ..Default::default() };
         g.meta = std::mem::take(&mut set.meta);
         g.locator = set.locator.take();
         g.now = g.meta.captured_at.as_deref().and_then(crate::time::parse_rfc3339).or(set.newest);

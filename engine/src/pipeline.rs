@@ -7,7 +7,6 @@ use crate::finding::Report;
 use crate::graph::{Graph, GraphOptions};
 use crate::runtime::{RuleSet, Runtime};
 use crate::store::FactSet;
-use crate::model::CollectorStatus;
 use std::sync::Arc;
 
 /// The graph options a config implies (extra CNI-owned interface names).
@@ -16,8 +15,14 @@ pub fn graph_options(cfg: &Effective) -> GraphOptions {
 }
 
 /// Indexes one fact set (a capture) with the config's graph options.
-pub fn snapshot(facts: FactSet, collectors: Vec<CollectorStatus>, cfg: &Effective) -> Arc<Graph> {
-    Arc::new(Graph::build(facts, collectors, &graph_options(cfg)))
+pub fn snapshot(facts: FactSet, cfg: &Effective) -> Arc<Graph> {
+    Arc::new(Graph::build(facts, Vec::new(), &graph_options(cfg)))
+}
+
+/// Indexes one fact set and evaluates it: what `eval --capture`, `rules test` and the
+/// pack's tests do.
+pub fn evaluate_facts(rt: &Runtime, set: &RuleSet, facts: FactSet, cfg: &Effective) -> Report {
+    evaluate(rt, set, &snapshot(facts, cfg), cfg)
 }
 
 /// Evaluates every enabled rule of `set` against `graph`, applying the config.

@@ -139,6 +139,8 @@ pub struct FactSet {
     pub(crate) notes: Vec<String>,
     /// The newest timestamp seen in the facts (Unix seconds): the capture time when meta has none.
     pub(crate) newest: Option<i64>,
+    /// Collector statuses a capture recorded (meta.json `collectors`).
+    pub(crate) collectors: Vec<CollectorStatus>,
     /// Kinds changed since the set was last drained by the store.
     pub(crate) touched: BTreeSet<FactKind>,
 }
@@ -373,6 +375,11 @@ impl FactSet {
         }
     }
 
+    /// Records how live collectors fared when a capture was written (meta.json `collectors`).
+    pub fn set_collectors(&mut self, statuses: Vec<CollectorStatus>) {
+        self.collectors = statuses;
+    }
+
     /// Errors reported so far.
     pub fn errors(&self) -> &[SourceError] {
         &self.errors
@@ -471,6 +478,7 @@ impl FactSet {
         for (name, h) in other.hosts {
             self.hosts.entry(name).or_default().merge(h);
         }
+        self.collectors.extend(other.collectors);
         self.errors.extend(other.errors);
         self.notes.extend(other.notes);
         if other.newest > self.newest {

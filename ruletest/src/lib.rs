@@ -210,10 +210,8 @@ fn copy_dir(from: &Path, to: &Path, depth: usize) -> std::io::Result<()> {
 /// the capture, build the graph, run the rules. Every evaluation of the runner
 /// goes through here.
 pub fn evaluate_capture(rt: &Runtime, set: &RuleSet, dir: &Path, eff: &Effective) -> Result<Report, Error> {
-    let facts = netdoctor_collectors::capture::read(dir).map_err(|e| Error::Capture(e.to_string()))?;
-    let mut graph = Graph::build(facts);
-    graph.extra_cni_interfaces = eff.cni_interfaces.clone();
-    Ok(rt.evaluate(set, &Arc::new(graph), eff))
+    let facts = netdoctor_collectors::capture::read(dir, &Default::default()).map_err(|e| Error::Capture(e.to_string()))?;
+    Ok(netdoctor_engine::pipeline::evaluate_facts(rt, set, facts, eff))
 }
 
 /// Runs every test of one file. `base` is the rule set loaded from the pack and

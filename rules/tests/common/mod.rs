@@ -20,8 +20,8 @@ pub fn eval(dir: &Path) -> Report {
     let rt = Runtime::default();
     let set = rt.load(netdoctor_rules::BUILTIN, &[]);
     assert!(set.errors.is_empty(), "built-in pack must compile: {:?}", set.errors);
-    let facts = netdoctor_collectors::capture::read(dir).expect("capture readable");
-    rt.evaluate(&set, &Arc::new(Graph::build(facts)), &Default::default())
+    let facts = netdoctor_collectors::capture::read(dir, &Default::default()).expect("capture readable");
+    netdoctor_engine::pipeline::evaluate_facts(&rt, &set, facts, &Default::default())
 }
 
 /// `(rule, subject, related)` of every finding, as `rule Kind/ns/name -> Kind/ns/name`.
