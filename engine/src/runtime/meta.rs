@@ -27,6 +27,10 @@ pub struct RuleMeta {
     /// declares none, found as `g.param("name", default)` calls (type `any`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, ParamSpec>,
+    /// The fact kinds the rule reads (`RULE.reads`); empty when it does not say, which means
+    /// "any": `serve` re-runs such a rule after every change.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reads: Vec<crate::kind::FactKind>,
     /// `RULE.params` exists: only those names may be read or configured, with their types.
     #[serde(skip)]
     pub params_declared: bool,
@@ -34,6 +38,14 @@ pub struct RuleMeta {
     /// so a config param outside `params` is a typo.
     #[serde(skip)]
     pub params_known: bool,
+}
+
+impl RuleMeta {
+    /// Whether a change to these fact kinds can change the rule's findings: it reads one of
+    /// them, or it does not say what it reads.
+    pub fn affected_by(&self, changed: &std::collections::BTreeSet<crate::kind::FactKind>) -> bool {
+        self.reads.is_empty() || self.reads.iter().any(|k| changed.contains(k))
+    }
 }
 
 /// One param of a rule.
@@ -153,7 +165,26 @@ pub fn parse(m: &Map, file: &str) -> Result<RuleMeta, (String, Vec<String>)> {
         None => (BTreeMap::new(), false),
         Some(d) => (parse_params(d)?, true),
     };
+    let reads = match m.get("reads") {
+        None => Vec::new(),
+        Some(d) => {
+            let arr = d.clone().try_cast::<rhai::Array>().ok_or_else(|| (format!("RULE.reads must be an array of fact kinds ({})", crate::kind::KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")), at("reads")))?;
+            let mut out = Vec::new();
+            for v in arr {
+                let name = v.clone().into_string().map_err(|t| (format!("RULE.reads must hold strings, got {t}"), at("reads")))?;
+                let k = crate::kind::FactKind::from_name(&name).ok_or_else(|| {
+                    let near = crate::config::nearest(&name, crate::kind::KINDS.iter().map(|k| k.name));
+                    (format!("RULE.reads: unknown fact kind {name:?}{}", near.map(|n| format!(" (did you mean {n:?}?)")).unwrap_or_default()), at("reads"))
+                })?;
+                if !out.contains(&k) {
+                    out.push(k);
+                }
+            }
+            out
+        }
+    };
     Ok(RuleMeta {
+        reads,
         id,
         severity,
         summary: need("summary")?,
