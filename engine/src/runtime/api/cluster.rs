@@ -242,7 +242,7 @@ fn register_graph(r: &mut Reg) {
         .get("Graph", "corefile_forwards", "g.corefile_forwards -> [CorefileForward]", "The Corefile's `forward` / `proxy` directives (ConfigMap kube-system/coredns).", |c: &Ctx| Item::<CorefileForwards>::all(&c.g, 0))
         .get("Graph", "service_cidrs", "g.service_cidrs -> [string]", "Declared service CIDRs (kubeadm serviceSubnet); empty when not declared.", |c: &Ctx| strings(c.g.service_cidrs()))
         .get("Graph", "kube_proxy_mode", "g.kube_proxy_mode -> string | ()", "`mode` of the kube-proxy ConfigMap's config.conf as written (`\"\"` means iptables); () when not collected.", |c: &Ctx| opt_str(c.g.kube_proxy_mode()))
-        .get("Graph", "now", "g.now -> string | ()", "The capture time (meta.json captured_at, else the newest timestamp in the facts) as RFC 3339.", |c: &Ctx| opt_str(c.g.now().map(crate::time::format_rfc3339)));
+        .get("Graph", "now", "g.now -> string | ()", "The capture time (the capture's captured_at, else the newest timestamp in the facts) as RFC 3339.", |c: &Ctx| opt_str(c.g.now().map(crate::time::format_rfc3339)));
 
     r.engine
         .register_fn("host", |c: &mut Ctx, name: &str| opt(c.g.host_index(name).map(|t| HostRef { g: c.g.clone(), t })))
