@@ -178,7 +178,10 @@ impl Shared {
                 }
                 services.push((
                     spn.clone(),
-                    format!("-A KUBE-SERVICES -d {}/32 -p {proto} -m comment --comment \"{spn} cluster IP\" -m {proto} --dport {} -j {svc_chain}", s.ip, p.port),
+                    format!(
+                        "-A KUBE-SERVICES -d {}/32 -p {proto} -m comment --comment \"{spn} cluster IP\" -m {proto} --dport {} -j {svc_chain}",
+                        s.ip, p.port
+                    ),
                     String::new(),
                 ));
                 let mut rules = vec![format!(
@@ -279,14 +282,7 @@ pub fn write_host(c: &Cluster, shared: &Shared, i: usize, out: &mut Out) -> std:
         let (name, mac) = veth_of(c, p);
         (name, mac, c.pods[p as usize].ip.expect("pods on the pod network have an IP"))
     });
-    let h = Host {
-        c,
-        i,
-        node,
-        veths: veths.collect(),
-        mtu: if c.faults.mtu_too_big == Some(i) { 1500 } else { FLANNEL_MTU },
-        ipvs: c.proxy() == Proxy::Ipvs,
-    };
+    let h = Host { c, i, node, veths: veths.collect(), mtu: if c.faults.mtu_too_big == Some(i) { 1500 } else { FLANNEL_MTU }, ipvs: c.proxy() == Proxy::Ipvs };
     let dir = format!("nodes/{}", node.name);
     out.write_file(&format!("{dir}/ip-link.json"), h.links(false).as_bytes())?;
     out.write_file(&format!("{dir}/ip-addr.json"), h.links(true).as_bytes())?;
@@ -337,13 +333,19 @@ impl Host<'_> {
         let addrs = |t: &str, list: Vec<String>| t.replace("@ADDRS@", &list.join(","));
         let mtu = self.mtu.to_string();
         let brmac = n.cni_mac.bridge_id();
-        a.push(&addrs(&fill(device_template(file, "lo"), &[("@IFINDEX@", "1")]), vec![inet(Ipv4Addr::LOCALHOST, 8, None, "host", "lo"), inet6("::1", 128, "host")]));
+        a.push(&addrs(
+            &fill(device_template(file, "lo"), &[("@IFINDEX@", "1")]),
+            vec![inet(Ipv4Addr::LOCALHOST, 8, None, "host", "lo"), inet6("::1", 128, "host")],
+        ));
         a.push(&addrs(
             &fill(device_template(file, "eth0"), &[("@IFINDEX@", "2"), ("@MAC@", &n.eth_mac.to_string())]),
             vec![inet(n.ip, NODE_PREFIX, Some(node_broadcast()), "global", "eth0"), inet6(&n.eth_mac.link_local().to_string(), 64, "link")],
         ));
         a.push(&addrs(
-            &fill(device_template(file, "cni0"), &[("@IFINDEX@", "3"), ("@MAC@", &n.cni_mac.to_string()), ("@MTU@", &mtu), ("@BRMAC@", &brmac), ("@GCTIMER@", "297.28")]),
+            &fill(
+                device_template(file, "cni0"),
+                &[("@IFINDEX@", "3"), ("@MAC@", &n.cni_mac.to_string()), ("@MTU@", &mtu), ("@BRMAC@", &brmac), ("@GCTIMER@", "297.28")],
+            ),
             vec![inet(n.subnet_host(1), 24, Some(n.subnet_host(255)), "global", "cni0"), inet6(&n.cni_mac.link_local().to_string(), 64, "link")],
         ));
         let ip = n.ip.to_string();
@@ -399,7 +401,13 @@ impl Host<'_> {
         let n = self.node;
         let mut main: Vec<(u32, u8, String)> = Vec::new();
         if self.c.faults.no_default_route != Some(self.i) {
-            main.push((0, 0, format!(r#"{{"type":"unicast","dst":"default","gateway":"{GATEWAY}","dev":"eth0","table":"main","protocol":"boot","scope":"global","flags":[]}}"#)));
+            main.push((
+                0,
+                0,
+                format!(
+                    r#"{{"type":"unicast","dst":"default","gateway":"{GATEWAY}","dev":"eth0","table":"main","protocol":"boot","scope":"global","flags":[]}}"#
+                ),
+            ));
         }
         for (subnet, _, _, _) in self.peers() {
             main.push((
@@ -411,7 +419,11 @@ impl Host<'_> {
         main.push((
             u32::from(n.subnet),
             24,
-            format!(r#"{{"type":"unicast","dst":"{}/24","dev":"cni0","table":"main","protocol":"kernel","scope":"link","prefsrc":"{}","flags":[]}}"#, n.subnet, n.subnet_host(1)),
+            format!(
+                r#"{{"type":"unicast","dst":"{}/24","dev":"cni0","table":"main","protocol":"kernel","scope":"link","prefsrc":"{}","flags":[]}}"#,
+                n.subnet,
+                n.subnet_host(1)
+            ),
         ));
         main.push((
             u32::from(NODE_NET),
@@ -516,7 +528,8 @@ impl Host<'_> {
     fn write_ipvs(&self, shared: &Shared, w: &mut impl Write) -> std::io::Result<()> {
         let n = self.node;
         w.write_all(b"IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n")?;
-        let mut entries: Vec<((u8, u32, u16), std::borrow::Cow<'_, str>)> = shared.vs.iter().map(|v| (v.key, std::borrow::Cow::Borrowed(v.text.as_str()))).collect();
+        let mut entries: Vec<((u8, u32, u16), std::borrow::Cow<'_, str>)> =
+            shared.vs.iter().map(|v| (v.key, std::borrow::Cow::Borrowed(v.text.as_str()))).collect();
         for addr in [n.ip, n.subnet_host(1), n.subnet] {
             for (proto, np, rs) in &shared.node_ports {
                 let text = format!("{:<4} {addr}:{np} rr\n{rs}", if *proto == 0 { "TCP" } else { "UDP" });

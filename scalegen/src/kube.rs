@@ -313,7 +313,18 @@ fn write_pods(c: &Cluster, out: &mut Out, rng: &mut Rng, rv: &mut Rv) -> std::io
             }
             PodKind::MetricsServer => {
                 let rs = if p.state == PodState::Evicted { &c.metrics_old_rs } else { &c.metrics_rs };
-                app_pod(c, p, "kube-system", "metrics-server", &rs.0, &rs.1, "registry.k8s.io/metrics-server/metrics-server:v0.7.1", &[("https", 10250, "TCP")], started, rng)
+                app_pod(
+                    c,
+                    p,
+                    "kube-system",
+                    "metrics-server",
+                    &rs.0,
+                    &rs.1,
+                    "registry.k8s.io/metrics-server/metrics-server:v0.7.1",
+                    &[("https", 10250, "TCP")],
+                    started,
+                    rng,
+                )
             }
             PodKind::App(d) => {
                 let dep = &c.deployments[d as usize];
@@ -389,7 +400,13 @@ fn app_pod(
         "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
         "volumeMounts": [{"mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "name": vol_name, "readOnly": true}]});
     if system {
-        container_spec["args"] = json!(["--cert-dir=/tmp", "--secure-port=10250", "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname", "--kubelet-use-node-status-port", "--metric-resolution=15s"]);
+        container_spec["args"] = json!([
+            "--cert-dir=/tmp",
+            "--secure-port=10250",
+            "--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname",
+            "--kubelet-use-node-status-port",
+            "--metric-resolution=15s"
+        ]);
     }
     let mut v = json!({
         "apiVersion": "v1", "kind": "Pod",

@@ -5,7 +5,8 @@ use netdoctor_scalegen::{generate, Proxy, Spec};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: netdoctor-scalegen --nodes N [--hosts H] [--pods P] [--services S] [--proxy ipvs|iptables] [--outage K] [--no-faults] [--seed S] --out DIR";
+const USAGE: &str =
+    "usage: netdoctor-scalegen --nodes N [--hosts H] [--pods P] [--services S] [--proxy ipvs|iptables] [--outage K] [--no-faults] [--seed S] --out DIR";
 
 fn main() -> ExitCode {
     match run() {
@@ -21,7 +22,8 @@ fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let mut spec: Option<Spec> = None;
     let (mut hosts, mut pods, mut services, mut proxy, mut outage, mut faults, mut seed, mut out) = (0, None, None, Proxy::Ipvs, 0, true, 1, None);
-    let num = |v: Option<String>, flag: &str| -> Result<usize, String> { v.ok_or(format!("{flag} needs a value"))?.parse().map_err(|e| format!("{flag}: {e}")) };
+    let num =
+        |v: Option<String>, flag: &str| -> Result<usize, String> { v.ok_or(format!("{flag} needs a value"))?.parse().map_err(|e| format!("{flag}: {e}")) };
     while let Some(a) = args.next() {
         match a.as_str() {
             "--nodes" => spec = Some(Spec::scaled(num(args.next(), "--nodes")?)),

@@ -3,7 +3,7 @@
 //! each injected fault sits. [`Cluster::build`] is the whole of the
 //! randomness; the writers in `kube` and `host` only render it.
 
-use crate::rng::{Mac, Rng};
+use crate::rng::{mix, Mac, Rng};
 use crate::{Expected, Proxy, Spec};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -252,8 +252,30 @@ const NS_KUBE_SYSTEM: u32 = 1;
 const NS_KUBE_FLANNEL: u32 = 2;
 
 const APP_WORDS: &[&str] = &[
-    "api", "web", "cart", "checkout", "search", "auth", "billing", "catalog", "orders", "payments", "inventory", "shipping", "reviews", "profile",
-    "notify", "gateway", "ledger", "media", "feed", "quotes", "pricing", "session", "export", "report",
+    "api",
+    "web",
+    "cart",
+    "checkout",
+    "search",
+    "auth",
+    "billing",
+    "catalog",
+    "orders",
+    "payments",
+    "inventory",
+    "shipping",
+    "reviews",
+    "profile",
+    "notify",
+    "gateway",
+    "ledger",
+    "media",
+    "feed",
+    "quotes",
+    "pricing",
+    "session",
+    "export",
+    "report",
 ];
 
 const APP_IMAGES: &[&str] = &[
@@ -374,30 +396,37 @@ impl Cluster {
         let mut prng = root.fork(10);
         let boot = CLUSTER_CREATED_UNIX + 2;
         for comp in STATIC_PODS {
-            c.add_pod(&mut prng, NS_KUBE_SYSTEM, format!("{comp}-{}", c.nodes[0].name), 0, PodKind::Static(comp), false, boot);
+            c.add_pod(NS_KUBE_SYSTEM, format!("{comp}-{}", c.nodes[0].name), 0, PodKind::Static(comp), false, boot);
         }
         for i in 0..n {
             let created = c.nodes[i].created + 52;
             let sfx = prng.suffix(5);
-            c.add_pod(&mut prng, NS_KUBE_FLANNEL, format!("kube-flannel-ds-{sfx}"), i, PodKind::Flannel, false, created);
+            c.add_pod(NS_KUBE_FLANNEL, format!("kube-flannel-ds-{sfx}"), i, PodKind::Flannel, false, created);
             let sfx = prng.suffix(5);
-            c.add_pod(&mut prng, NS_KUBE_SYSTEM, format!("kube-proxy-{sfx}"), i, PodKind::KubeProxy, false, created);
+            c.add_pod(NS_KUBE_SYSTEM, format!("kube-proxy-{sfx}"), i, PodKind::KubeProxy, false, created);
         }
         for (k, &node) in coredns_nodes.iter().enumerate() {
             let sfx = prng.suffix(5);
-            let p = c.add_pod(&mut prng, NS_KUBE_SYSTEM, format!("coredns-{}-{sfx}", c.coredns_rs.0), node, PodKind::CoreDns, true, boot + 400);
+            let p = c.add_pod(NS_KUBE_SYSTEM, format!("coredns-{}-{sfx}", c.coredns_rs.0), node, PodKind::CoreDns, true, boot + 400);
             if spec.faults && k == 0 {
                 c.pods[p].state = PodState::CrashLoop;
                 c.faults.coredns_crash = Some(p);
             }
         }
         let sfx = prng.suffix(5);
-        let ms = c.add_pod(&mut prng, NS_KUBE_SYSTEM, format!("metrics-server-{}-{sfx}", c.metrics_rs.0), metrics_node, PodKind::MetricsServer, true, CAPTURED_AT_UNIX - 3 * 3600);
+        let ms = c.add_pod(
+            NS_KUBE_SYSTEM,
+            format!("metrics-server-{}-{sfx}", c.metrics_rs.0),
+            metrics_node,
+            PodKind::MetricsServer,
+            true,
+            CAPTURED_AT_UNIX - 3 * 3600,
+        );
         let _ = ms;
         if let Some(e) = c.faults.evictions {
             for _ in 0..2 {
                 let sfx = prng.suffix(5);
-                let p = c.add_pod(&mut prng, NS_KUBE_SYSTEM, format!("metrics-server-{}-{sfx}", c.metrics_old_rs.0), e, PodKind::MetricsServer, false, boot + 86_400);
+                let p = c.add_pod(NS_KUBE_SYSTEM, format!("metrics-server-{}-{sfx}", c.metrics_old_rs.0), e, PodKind::MetricsServer, false, boot + 86_400);
                 c.pods[p].state = PodState::Evicted;
             }
         }
@@ -454,7 +483,7 @@ impl Cluster {
                 let name = format!("{}-{}-{}", dep.name, dep.rs_hash, arng.suffix(5));
                 let created = dep.created + arng.below(5 * 86_400) as i64;
                 let ns = dep.ns;
-                let p = c.add_pod(&mut arng, ns, name, node, PodKind::App(d as u32), true, created);
+                let p = c.add_pod(ns, name, node, PodKind::App(d as u32), true, created);
                 c.deployments[d].pods.push(p as u32);
             }
         }
@@ -613,14 +642,18 @@ impl Cluster {
 
         // -- host faults, on captured hosts (workers first, then the master), each on its own host while there are enough
         if spec.faults && hosts > 0 {
-            let order: Vec<usize> = (1..hosts).chain(std::iter::once(0)).collect();
+            // hosts no cluster fault sits on first, then the rest
+            let all: Vec<usize> = (1..hosts).chain(std::iter::once(0)).collect();
+            let mut order: Vec<usize> = all.iter().copied().filter(|i| !taken[1..].contains(i)).collect();
+            order.extend(all.iter().copied().filter(|i| taken[1..].contains(i)));
+            let host_faulty: Vec<usize> = order.iter().copied().take(6).collect();
             let at = |k: usize| order[k % order.len()];
             let mut hrng = root.fork(15);
             let l = c.faults.lease_missing;
             c.faults.no_default_route = Some(at(0));
             let hv = at(2);
             let x = {
-                let free: Vec<usize> = (0..n).filter(|&i| i != hv && Some(i) != l && !taken.contains(&i)).collect();
+                let free: Vec<usize> = (0..n).filter(|&i| i != hv && Some(i) != l && !taken.contains(&i) && !host_faulty.contains(&i)).collect();
                 let free = if free.is_empty() { (0..n).filter(|&i| i != hv && Some(i) != l).collect() } else { free };
                 free[hrng.below(free.len())]
             };
@@ -646,7 +679,7 @@ impl Cluster {
         Ok(c)
     }
 
-    fn add_pod(&mut self, rng: &mut Rng, ns: u32, name: String, node: usize, kind: PodKind, pod_network: bool, created: i64) -> usize {
+    fn add_pod(&mut self, ns: u32, name: String, node: usize, kind: PodKind, pod_network: bool, created: i64) -> usize {
         let idx = self.pods.len();
         let ip = if pod_network {
             let n = &mut self.nodes[node];
@@ -657,7 +690,8 @@ impl Cluster {
         } else {
             None
         };
-        self.pods.push(Pod { ns, name, uid: rng.uid(), node: node as u32, ip, kind, state: PodState::Ready, created });
+        let uid = Rng::new(mix(self.seed ^ mix(idx as u64 + 0xa11c))).uid();
+        self.pods.push(Pod { ns, name, uid, node: node as u32, ip, kind, state: PodState::Ready, created });
         idx
     }
 
@@ -716,7 +750,9 @@ impl Cluster {
         }
         if let Some((h, t)) = f.proxy_stale {
             match self.proxy() {
-                Proxy::Ipvs => out.push(Expected { rule: "ipvs-backends-stale".into(), subject: svc(t), node: Some(self.nodes[h].name.clone()), related: None }),
+                Proxy::Ipvs => {
+                    out.push(Expected { rule: "ipvs-backends-stale".into(), subject: svc(t), node: Some(self.nodes[h].name.clone()), related: None })
+                }
                 Proxy::Iptables => out.push(node(h).rule("service-rules-missing").related(svc(t))),
             }
         }
@@ -726,7 +762,12 @@ impl Cluster {
             }
         }
         for p in &self.pods {
-            let pod = || Expected { rule: String::new(), subject: format!("Pod/{}/{}", self.ns(p.ns), p.name), node: Some(self.nodes[p.node as usize].name.clone()), related: None };
+            let pod = || Expected {
+                rule: String::new(),
+                subject: format!("Pod/{}/{}", self.ns(p.ns), p.name),
+                node: Some(self.nodes[p.node as usize].name.clone()),
+                related: None,
+            };
             if p.kind == PodKind::CoreDns && !p.ready() {
                 out.push(pod().rule("coredns-not-ready"));
             }
@@ -757,6 +798,37 @@ impl Cluster {
         out
     }
 }
+
+impl Cluster {
+    /// Rules that report a skip per Node without a host folder (as the
+    /// released netdoctor does), with how many.
+    pub fn expected_skips(&self) -> Vec<(String, usize)> {
+        let uncaptured = self.nodes.iter().filter(|n| !n.captured).count();
+        if uncaptured == 0 {
+            return Vec::new();
+        }
+        let leased = self.nodes.iter().filter(|n| !n.captured && n.has_lease).count();
+        let mut out: Vec<(String, usize)> = HOST_RULES.iter().map(|r| (r.to_string(), uncaptured)).collect();
+        // flannel-subnet-mismatch only looks at nodes that own a lease
+        if leased > 0 {
+            out.push(("flannel-subnet-mismatch".into(), leased));
+        }
+        out.sort();
+        out
+    }
+}
+
+/// Rules that skip every Node whose host was not captured.
+const HOST_RULES: &[&str] = &[
+    "bridge-nf-call-iptables-disabled",
+    "dns-upstream-loopback",
+    "flannel-route-missing",
+    "ip-forward-disabled",
+    "multi-homed-node-asymmetric",
+    "node-no-default-route",
+    "service-ip-unroutable",
+    "service-rules-missing",
+];
 
 /// RFC 3339 UTC (`2024-05-20T08:30:00Z`) of Unix seconds.
 pub fn rfc3339(secs: i64) -> String {

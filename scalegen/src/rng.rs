@@ -50,15 +50,7 @@ impl Rng {
     pub fn uid(&mut self) -> String {
         let a = self.next_u64();
         let b = self.next_u64();
-        format!(
-            "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
-            a >> 32,
-            (a >> 16) & 0xffff,
-            a & 0xfff,
-            8 + (b >> 62),
-            (b >> 48) & 0xfff,
-            b & 0xffff_ffff_ffff
-        )
+        format!("{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, 8 + (b >> 62), (b >> 48) & 0xfff, b & 0xffff_ffff_ffff)
     }
 
     /// `n` lowercase hex characters.
