@@ -812,6 +812,10 @@ impl Cluster {
         // flannel-subnet-mismatch only looks at nodes that own a lease
         if leased > 0 {
             out.push(("flannel-subnet-mismatch".into(), leased));
+            // with no host captured no MAC can be compared, for any lease
+            if uncaptured == self.nodes.len() {
+                out.push(("flannel-vtep-mac-mismatch".into(), leased));
+            }
         }
         out.sort();
         out
