@@ -173,14 +173,15 @@ fn write_nodes(c: &Cluster, out: &mut Out, rng: &mut Rng, rv: &mut Rv) -> std::i
         info["machineID"] = json!(rng.hex(32));
         info["systemUUID"] = json!(rng.uid().to_uppercase());
         let since = rfc3339(CAPTURED_AT_UNIX - 7 * 86_400 + 2 * 3600 + rng.below(600) as i64);
-        let lost = rfc3339(CAPTURED_AT_UNIX - 3 * 3600 - 17 * 60);
+        // NotReady for 2m20s: within the 300 s its pods tolerate, so they still exist, not Ready
+        let lost = rfc3339(CAPTURED_AT_UNIX - 140);
         for cond in v["status"]["conditions"].as_array_mut().expect("conditions") {
             cond["lastTransitionTime"] = json!(since);
             cond["lastHeartbeatTime"] = json!(heartbeat);
             if !n.ready {
                 // the kubelet stopped posting status: the node controller sets every condition Unknown
                 cond["lastTransitionTime"] = json!(lost);
-                cond["lastHeartbeatTime"] = json!(rfc3339(CAPTURED_AT_UNIX - 3 * 3600 - 18 * 60));
+                cond["lastHeartbeatTime"] = json!(rfc3339(CAPTURED_AT_UNIX - 190));
                 cond["status"] = json!("Unknown");
                 cond["reason"] = json!("NodeStatusUnknown");
                 cond["message"] = json!("Kubelet stopped posting node status.");
@@ -244,7 +245,7 @@ fn set_times(v: &mut Value, created: i64, started: i64) {
 
 /// The node controller marked the pod not Ready (its node stopped reporting).
 fn mark_node_lost(v: &mut Value) {
-    let lost = rfc3339(CAPTURED_AT_UNIX - 3 * 3600 - 17 * 60 + 40);
+    let lost = rfc3339(CAPTURED_AT_UNIX - 135);
     for cond in v["status"]["conditions"].as_array_mut().expect("conditions") {
         if cond["type"] == "Ready" {
             cond["status"] = json!("False");
@@ -423,6 +424,7 @@ fn app_pod(
             "restartPolicy": "Always", "schedulerName": "default-scheduler", "securityContext": {},
             "serviceAccount": sa, "serviceAccountName": sa, "terminationGracePeriodSeconds": 30,
             "tolerations": [
+                {"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane", "operator": "Exists"},
                 {"effect": "NoExecute", "key": "node.kubernetes.io/not-ready", "operator": "Exists", "tolerationSeconds": 300},
                 {"effect": "NoExecute", "key": "node.kubernetes.io/unreachable", "operator": "Exists", "tolerationSeconds": 300}],
             "volumes": [vol],

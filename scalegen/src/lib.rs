@@ -108,6 +108,9 @@ impl std::fmt::Display for Expected {
     }
 }
 
+/// Skipped subjects per rule: `(rule id, count)`, sorted.
+pub type Skips = Vec<(String, usize)>;
+
 /// What [`generate`] wrote.
 #[derive(Debug, Clone)]
 pub struct Generated {
@@ -115,7 +118,7 @@ pub struct Generated {
     pub expected: Vec<Expected>,
     /// Rules that must report skips, with how many subjects: host rules skip
     /// each Node without a folder.
-    pub expected_skips: Vec<(String, usize)>,
+    pub expected_skips: Skips,
     pub files: usize,
     pub bytes: u64,
 }
@@ -133,4 +136,11 @@ pub fn generate(spec: &Spec, dir: &Path) -> std::io::Result<Generated> {
         }
     }
     Ok(Generated { expected: cluster.expected(), expected_skips: cluster.expected_skips(), files: out.files, bytes: out.bytes })
+}
+
+/// The findings and skips `spec` promises, without writing anything (for a
+/// capture generated earlier with the same spec).
+pub fn expected(spec: &Spec) -> std::io::Result<(Vec<Expected>, Skips)> {
+    let cluster = model::Cluster::build(spec)?;
+    Ok((cluster.expected(), cluster.expected_skips()))
 }
