@@ -39,7 +39,26 @@ pub struct Spec {
     /// Node folders written: the first `hosts` nodes, the control plane first.
     pub hosts: usize,
     pub proxy: Proxy,
-    /// Inject one of each fault (see [`Spec::faults`] in the README of the crate).
+    /// Inject one of each fault, each on its own node or Service while there
+    /// are enough (cluster-only faults on nodes without a folder, host faults
+    /// on captured hosts, workers first); the finding each must produce:
+    ///
+    /// | fault | finding |
+    /// |---|---|
+    /// | captured host without IPv4 default route | `node-no-default-route` Node/H (iptables mode: also `service-ip-unroutable` Node/H → each Service; IPVS keeps ClusterIPs local on kube-ipvs0) |
+    /// | etcd lease whose PublicIP is no node's | `flannel-lease-orphaned` FlannelLease/CIDR |
+    /// | Node without a lease (peers dropped its routes) | `flannel-lease-missing` Node/L |
+    /// | captured host without route, neighbour and FDB entry for one peer lease | `flannel-route-missing` Node/H → FlannelLease/CIDR |
+    /// | captured peer holding a stale VTEP MAC (neighbour and FDB) for node X | `flannel-vtep-mac-mismatch` Node/X |
+    /// | IPVS: a stale real server on one Service's virtual server; iptables: that Service's KUBE-SERVICES jumps missing | `ipvs-backends-stale` Service/ns/name @H; `service-rules-missing` Node/H → Service/ns/name |
+    /// | Service whose pods all fail readiness | `service-no-ready-endpoints` Service/ns/name |
+    /// | CoreDNS replica in CrashLoopBackOff | `coredns-not-ready` Pod/kube-system/coredns-… |
+    /// | `net.ipv4.ip_forward = 0` on a captured host | `ip-forward-disabled` Node/H |
+    /// | Node NotReady for 2 min (its pods marked not Ready) | `node-not-ready` Node/R and `cni-agent-not-ready` Pod/kube-flannel/kube-flannel-ds-… @R |
+    /// | evicted kube-system pods (metrics-server) on a node | `node-disk-pressure-evictions` Node/E |
+    /// | cni0 and veths at MTU 1500 over flannel.1 1450 | `overlay-mtu-mismatch` Node/H |
+    ///
+    /// Host faults need `hosts >= 1`; faults need `nodes >= 8`.
     pub faults: bool,
     /// Services whose pods all fail readiness (each gives service-no-ready-endpoints).
     pub outage_services: usize,
