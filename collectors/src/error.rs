@@ -1,4 +1,6 @@
 //! The collectors' one error type: what went wrong and where in the source.
+//! Messages read as "place: cause" and never repeat the file name: the caller
+//! reports the file as the error's source.
 
 use thiserror::Error;
 
@@ -21,6 +23,12 @@ pub enum ParseError {
     /// The file could not be read.
     #[error("reading: {0}")]
     Io(#[from] std::io::Error),
+    /// Entries of a file that could not be read (a cap of them, then a count).
+    #[error("{0}")]
+    Entries(String),
+    /// The path cannot be read as a file: not a regular file, too large, a symlink loop, not UTF-8.
+    #[error("{0}")]
+    File(String),
 }
 
 impl From<serde_json::Error> for ParseError {

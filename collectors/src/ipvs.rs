@@ -3,7 +3,7 @@
 //! `/proc/net/ip_vs` (hex addresses and ports). An empty text is an empty table.
 
 use crate::error::{line, ParseError};
-use netdoctor_engine::model::{RealServer, VirtualServer};
+use netdoctor_engine::model::{Forward, IpvsProto, L4Proto, RealServer, VirtualServer};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// Parses an IPVS table.
@@ -27,25 +27,25 @@ fn parse_save(text: &str) -> Result<Vec<VirtualServer>, ParseError> {
         let words: Vec<&str> = l.split_whitespace().collect();
         let flag = |f: &str| words.iter().position(|w| *w == f).and_then(|i| words.get(i + 1)).copied();
         let (protocol, service) = if let Some(s) = flag("-t") {
-            ("TCP", s)
+            (IpvsProto::L4(L4Proto::Tcp), s)
         } else if let Some(s) = flag("-u") {
-            ("UDP", s)
+            (IpvsProto::L4(L4Proto::Udp), s)
         } else if let Some(s) = flag("--sctp-service") {
-            ("SCTP", s)
+            (IpvsProto::L4(L4Proto::Sctp), s)
         } else if let Some(s) = flag("-f") {
-            ("FWM", s)
+            (IpvsProto::Fwm, s)
         } else {
             return Err(line(n + 1, format!("expected -t/-u/-f service in {l:?}")));
         };
-        let (addr, port, fwmark) = if protocol == "FWM" {
-            (None, 0, Some(service.parse().map_err(|_| line(n + 1, format!("fwmark {service:?} is not a number")))?))
+        let (addr, port, fwmark) = if protocol == IpvsProto::Fwm {
+            (None, 0, Some(service.parse().map_err(|_| line(n + 1, format!("fwmark {service:?} is not a number 0-4294967295")))?))
         } else {
             let (a, p) = split_addr_port(service, false).ok_or_else(|| line(n + 1, format!("expected ADDR:PORT, got {service:?}")))?;
             (Some(a), p, None)
         };
         match words.first().copied() {
             Some("-A") => out.push(VirtualServer {
-                protocol: protocol.to_string(),
+                protocol,
                 addr,
                 port,
                 fwmark,
@@ -56,20 +56,23 @@ fn parse_save(text: &str) -> Result<Vec<VirtualServer>, ParseError> {
                 let r = flag("-r").ok_or_else(|| line(n + 1, "-a without -r REAL:PORT"))?;
                 let (ra, rp) = split_addr_port(r, false).ok_or_else(|| line(n + 1, format!("expected ADDR:PORT after -r, got {r:?}")))?;
                 let forward = if words.contains(&"-m") {
-                    "Masq"
+                    Forward::Masq
                 } else if words.contains(&"-i") {
-                    "Tunnel"
+                    Forward::Tunnel
                 } else {
                     // -g (gatewaying, ipvsadm's default)
-                    "Route"
+                    Forward::Route
                 };
-                let weight = flag("-w").and_then(|w| w.parse().ok()).unwrap_or(1);
+                let weight = match flag("-w") {
+                    None => 1,
+                    Some(w) => w.parse().map_err(|_| line(n + 1, format!("weight {w:?} is not a number 0-4294967295")))?,
+                };
                 let vs = out
                     .iter_mut()
                     .rev()
                     .find(|v| v.protocol == protocol && v.addr == addr && v.port == port && v.fwmark == fwmark)
                     .ok_or_else(|| line(n + 1, format!("real server for {service} before its -A line")))?;
-                vs.real_servers.push(RealServer { addr: ra, port: rp, forward: forward.to_string(), weight });
+                vs.real_servers.push(RealServer { addr: ra, port: rp, forward, weight });
             }
             other => return Err(line(n + 1, format!("expected -A or -a, got {:?}", other.unwrap_or("")))),
         }
@@ -92,25 +95,34 @@ fn parse_listing(text: &str) -> Result<Vec<VirtualServer>, ParseError> {
                 return Err(line(n + 1, format!("expected `-> ADDR:PORT Forward Weight ...`, got {l:?}")));
             };
             let (a, p) = split_addr_port(addr, hex).ok_or_else(|| line(n + 1, format!("expected ADDR:PORT, got {addr:?}")))?;
-            let weight = words.get(3).and_then(|w| w.parse().ok()).ok_or_else(|| line(n + 1, format!("expected a weight in {l:?}")))?;
+            let weight = words.get(3).and_then(|w| w.parse().ok()).ok_or_else(|| line(n + 1, format!("expected a weight 0-4294967295 in {l:?}")))?;
+            let forward = match *fwd {
+                "Masq" => Forward::Masq,
+                "Route" | "Local" => Forward::Route,
+                "Tunnel" => Forward::Tunnel,
+                other => return Err(line(n + 1, format!("expected forwarding Masq, Route, Local or Tunnel, got {other:?}"))),
+            };
             let vs = out.last_mut().ok_or_else(|| line(n + 1, "real server before any virtual server"))?;
-            vs.real_servers.push(RealServer { addr: a, port: p, forward: fwd.to_string(), weight });
+            vs.real_servers.push(RealServer { addr: a, port: p, forward, weight });
             continue;
         }
-        let proto = words[0];
-        if !matches!(proto, "TCP" | "UDP" | "SCTP" | "FWM") {
-            return Err(line(n + 1, format!("expected TCP/UDP/SCTP/FWM or `->`, got {l:?}")));
-        }
+        let proto = match words[0] {
+            "TCP" => IpvsProto::L4(L4Proto::Tcp),
+            "UDP" => IpvsProto::L4(L4Proto::Udp),
+            "SCTP" => IpvsProto::L4(L4Proto::Sctp),
+            "FWM" => IpvsProto::Fwm,
+            _ => return Err(line(n + 1, format!("expected TCP/UDP/SCTP/FWM or `->`, got {l:?}"))),
+        };
         let svc = words.get(1).ok_or_else(|| line(n + 1, "service without address"))?;
-        let (addr, port, fwmark) = if proto == "FWM" {
-            let m = if hex { i64::from_str_radix(svc, 16).ok() } else { svc.parse().ok() };
+        let (addr, port, fwmark) = if proto == IpvsProto::Fwm {
+            let m = if hex { u32::from_str_radix(svc, 16).ok() } else { svc.parse().ok() };
             (None, 0, Some(m.ok_or_else(|| line(n + 1, format!("fwmark {svc:?} is not a number")))?))
         } else {
             let (a, p) = split_addr_port(svc, hex).ok_or_else(|| line(n + 1, format!("expected ADDR:PORT, got {svc:?}")))?;
             (Some(a), p, None)
         };
         out.push(VirtualServer {
-            protocol: proto.to_string(),
+            protocol: proto,
             addr,
             port,
             fwmark,
@@ -136,9 +148,9 @@ fn looks_hex(text: &str) -> bool {
     })
 }
 
-fn split_addr_port(s: &str, hex: bool) -> Option<(IpAddr, i64)> {
+fn split_addr_port(s: &str, hex: bool) -> Option<(IpAddr, u16)> {
     let (host, port) = s.rsplit_once(':')?;
-    let port = if hex { i64::from_str_radix(port, 16).ok()? } else { port.parse().ok()? };
+    let port = if hex { u16::from_str_radix(port, 16).ok()? } else { port.parse().ok()? };
     let addr = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         IpAddr::V6(v6.parse::<Ipv6Addr>().ok()?)
     } else if hex {
@@ -169,6 +181,8 @@ mod tests {
             assert_eq!(t[1].fwmark, Some(100));
         }
         assert!(parse("").unwrap().is_empty());
+        assert!(parse("-A -t 10.96.0.1:443 -s rr\n-a -t 10.96.0.1:443 -r 10.0.0.1:80 -m -w abc\n").unwrap_err().to_string().contains("weight \"abc\""));
+        assert!(parse("TCP 10.96.0.1:443 rr\n  -> 10.0.0.1:80 Masq abc 0 0\n").is_err());
         assert_eq!(parse("TCP 10.96.0.1 rr\n").unwrap_err().to_string(), "line 1: expected ADDR:PORT, got \"10.96.0.1\"");
     }
 }

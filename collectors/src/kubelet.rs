@@ -1,5 +1,5 @@
-//! Parsers for the kubelet's config file and command line: which resolv.conf
-//! it hands pods (`resolvConf` / `--resolv-conf`).
+//! The kubelet source: its config file and command line, for which
+//! resolv.conf it hands pods (`resolvConf` / `--resolv-conf`).
 
 use crate::error::{shape, ParseError};
 use netdoctor_engine::model::KubeletResolv;
@@ -7,7 +7,10 @@ use netdoctor_engine::model::KubeletResolv;
 /// `/var/lib/kubelet/config.yaml` (a KubeletConfiguration).
 pub fn parse_config(text: &str) -> Result<KubeletResolv, ParseError> {
     let v: serde_yaml::Value = serde_yaml::from_str(text)?;
-    if !(v.is_mapping() || v.is_null()) {
+    if v.is_null() {
+        return Err(shape("$", "a KubeletConfiguration mapping, got an empty file"));
+    }
+    if !v.is_mapping() {
         return Err(shape("$", "a KubeletConfiguration mapping"));
     }
     let resolv_conf = match v.get("resolvConf") {

@@ -1,20 +1,21 @@
-//! netdoctor's fact sources. Each module is one source named by the noun an
-//! operator knows (`iproute`, `ipvs`, `iptables`, `etcd`, `k8s`,
-//! `resolv_conf`, `sysctl`, `kubelet`, `subnet_env`): a pure `parse(text)`
-//! over what the real tool prints, tested on real tool output. [`capture`]
-//! reads a whole capture directory with them; live collectors (later) feed
-//! the same facts.
+//! netdoctor's fact sources. Each module is one source, named by the noun an
+//! operator knows and shared by its capture reader and its live collector
+//! (`k8s`, `etcd`, `netlink`, `ipvs`, `iptables`, `resolv_conf`, `sysctl`,
+//! `kubelet`, `subnet_env`): pure `parse` functions over what the real tool
+//! prints, tested on real tool output. [`capture`] reads a whole capture
+//! directory with them into a `FactSet`.
 
 pub mod capture;
 pub mod error;
 pub mod etcd;
-pub mod iproute;
 pub mod iptables;
 pub mod ipvs;
 pub mod k8s;
 pub mod kubelet;
+pub mod netlink;
 pub mod resolv_conf;
 pub mod subnet_env;
 pub mod sysctl;
+pub mod util;
 
 pub use error::ParseError;

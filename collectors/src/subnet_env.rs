@@ -1,4 +1,4 @@
-//! Parser for flannel's `/run/flannel/subnet.env`.
+//! The subnet_env source: flannel's `/run/flannel/subnet.env`, typed.
 
 use crate::error::{line, ParseError};
 use netdoctor_engine::model::SubnetEnv;
@@ -18,11 +18,17 @@ pub fn parse(text: &str) -> Result<SubnetEnv, ParseError> {
         match k.trim() {
             "FLANNEL_NETWORK" => out.network = Some(net::parse_net(v).ok_or_else(|| bad("a CIDR"))?),
             "FLANNEL_SUBNET" => {
-                net::parse_net(v).ok_or_else(|| bad("a CIDR"))?;
-                out.subnet = Some(v.to_string());
+                let n = net::parse_net(v).filter(|_| v.contains('/')).ok_or_else(|| bad("an address with its prefix (10.244.1.1/24)"))?;
+                out.subnet = Some((n.addr(), n.prefix_len()));
             }
-            "FLANNEL_MTU" => out.mtu = Some(v.parse().map_err(|_| bad("a number"))?),
-            "FLANNEL_IPMASQ" => out.ipmasq = Some(v == "true"),
+            "FLANNEL_MTU" => out.mtu = Some(v.parse().map_err(|_| bad("a number 0-4294967295"))?),
+            "FLANNEL_IPMASQ" => {
+                out.ipmasq = Some(match v {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(bad("true or false")),
+                })
+            }
             _ => {}
         }
     }
@@ -34,8 +40,8 @@ mod tests {
     #[test]
     fn subnet_env() {
         let s = super::parse("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n").unwrap();
-        assert_eq!(s.subnet.as_deref(), Some("10.244.1.1/24"));
+        assert_eq!(s.subnet, Some(("10.244.1.1".parse().unwrap(), 24)));
         assert_eq!(s.mtu, Some(1450));
-        assert_eq!(super::parse("FLANNEL_MTU=x").unwrap_err().to_string(), "line 1: FLANNEL_MTU=\"x\" is not a number");
+        assert_eq!(super::parse("FLANNEL_MTU=x").unwrap_err().to_string(), "line 1: FLANNEL_MTU=\"x\" is not a number 0-4294967295");
     }
 }

@@ -1,4 +1,5 @@
-//! Parser for `sysctl -a` output (`key = value` lines).
+//! The sysctl source: `sysctl -a` output (`key = value` lines), or a subset
+//! that keeps every `net.` key.
 
 use crate::error::{line, ParseError};
 use std::collections::BTreeMap;

@@ -3,7 +3,8 @@
 //! the IPVS tables are hand-made to ipvsadm's and the kernel's exact formats
 //! because this kernel has no IPVS).
 
-use netdoctor_collectors::{etcd, iproute, iptables, ipvs, resolv_conf, sysctl};
+use netdoctor_collectors::{etcd, iptables, ipvs, netlink, resolv_conf, sysctl};
+use netdoctor_engine::model::{RouteType, Table};
 use netdoctor_engine::route;
 
 fn fixture(p: &str) -> String {
@@ -12,7 +13,7 @@ fn fixture(p: &str) -> String {
 
 #[test]
 fn ip_route_table_all_both_families() {
-    let routes = iproute::parse_routes(&fixture("ip/ip-route.json"), false).unwrap();
+    let routes = netlink::parse_routes(&fixture("ip/ip-route.json"), false).unwrap();
     let text: Vec<String> = routes.iter().map(|r| r.text()).collect();
     let has = |s: &str| assert!(text.iter().any(|t| t == s), "missing {s:?} in {text:#?}");
     has("blackhole 10.10.0.128/26 proto bird");
@@ -21,25 +22,25 @@ fn ip_route_table_all_both_families() {
     has("throw 10.97.0.0/16 table 100");
     has("10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink");
     has("local 10.96.0.1 dev kube-ipvs0 table local proto kernel scope host src 10.96.0.1");
-    let def4 = routes.iter().find(|r| r.is_default && r.is_v4() && r.table == "main").unwrap();
+    let def4 = routes.iter().find(|r| r.is_default && r.is_v4() && r.table.is_main()).unwrap();
     assert_eq!(def4.gateway.unwrap().to_string(), "192.168.56.1");
     assert_eq!(def4.metric, 100);
-    let def6 = routes.iter().find(|r| r.is_default && !r.is_v4() && r.table == "main").unwrap();
+    let def6 = routes.iter().find(|r| r.is_default && !r.is_v4() && r.table.is_main()).unwrap();
     assert_eq!(def6.gateway.unwrap().to_string(), "2001:db8:56::1");
-    assert!(routes.iter().any(|r| r.table == "200" && r.is_default));
+    assert!(routes.iter().any(|r| r.table == Table::Id(200) && r.is_default));
 }
 
 #[test]
 fn ip_route_without_details_defaults_missing_keys() {
-    let routes = iproute::parse_routes(&fixture("ip/ip-route.no-d.json"), false).unwrap();
-    let def = routes.iter().find(|r| r.is_default && r.is_v4() && r.table == "main").unwrap();
-    assert_eq!(def.kind, "unicast");
-    assert!(routes.iter().any(|r| r.kind == "blackhole" && r.dst.to_string() == "10.10.0.128/26"));
+    let routes = netlink::parse_routes(&fixture("ip/ip-route.no-d.json"), false).unwrap();
+    let def = routes.iter().find(|r| r.is_default && r.is_v4() && r.table.is_main()).unwrap();
+    assert_eq!(def.kind, RouteType::UNICAST);
+    assert!(routes.iter().any(|r| r.kind == RouteType::BLACKHOLE && r.dst.to_string() == "10.10.0.128/26"));
 }
 
 #[test]
 fn ip_rules_and_lookup_follow_them() {
-    let rules = iproute::parse_rules(&fixture("ip/ip-rule.json")).unwrap();
+    let rules = netlink::parse_rules(&fixture("ip/ip-rule.json")).unwrap();
     assert_eq!(rules.len(), 7);
     let fw = rules.iter().find(|r| r.priority == 300).unwrap();
     assert!(fw.has_other_selector, "fwmark rules do not apply to locally generated packets");
@@ -47,11 +48,11 @@ fn ip_rules_and_lookup_follow_them() {
     assert_eq!(from.src.unwrap().to_string(), "10.0.0.4/32");
     let to = rules.iter().find(|r| r.priority == 150).unwrap();
     assert_eq!(to.dst.unwrap().to_string(), "10.96.0.0/12");
-    let routes = iproute::parse_routes(&fixture("ip/ip-route.json"), false).unwrap();
+    let routes = netlink::parse_routes(&fixture("ip/ip-route.json"), false).unwrap();
     // 10.97.0.0/16 is thrown out of table 100 and lands on main's default route.
     let l = route::lookup(&[&routes], Some(&rules), "10.97.1.1".parse().unwrap());
     assert!(l.routable);
-    assert_eq!(l.tables, vec!["local", "100", "main"]);
+    assert_eq!(l.tables, vec![Table::LOCAL, Table::Id(100), Table::MAIN]);
     assert_eq!(l.gateway.unwrap().to_string(), "192.168.56.1");
     // ClusterIPs bound to kube-ipvs0 are local.
     assert_eq!(route::lookup(&[&routes], Some(&rules), "10.96.0.10".parse().unwrap()).kind, "local");
@@ -63,13 +64,13 @@ fn ip_rules_and_lookup_follow_them() {
 
 #[test]
 fn ip_link_and_addr_with_vxlan_and_bridge_ports() {
-    let links = iproute::parse_links(&fixture("ip/ip-link.json")).unwrap();
+    let links = netlink::parse_links(&fixture("ip/ip-link.json")).unwrap();
     let vx = links.iter().find(|l| l.name == "flannel.1").unwrap();
-    assert_eq!((vx.kind.as_str(), vx.vxlan_id, vx.mtu), ("vxlan", Some(1), 1450));
-    assert_eq!(vx.vxlan_local.as_deref(), Some("192.168.56.4"));
+    assert_eq!((vx.kind.as_str(), vx.vxlan.as_ref().map(|v| v.id), vx.mtu), ("vxlan", Some(1), 1450));
+    assert_eq!(vx.vxlan.as_ref().and_then(|v| v.local).map(|l| l.to_string()).as_deref(), Some("192.168.56.4"));
     let ports: Vec<_> = links.iter().filter(|l| l.master.as_deref() == Some("cni0")).map(|l| l.kind.as_str()).collect();
     assert_eq!(ports, vec!["veth", "veth"]);
-    let (alinks, addrs) = iproute::parse_addrs(&fixture("ip/ip-addr.json")).unwrap();
+    let (alinks, addrs) = netlink::parse_addrs(&fixture("ip/ip-addr.json")).unwrap();
     assert_eq!(alinks.len(), links.len());
     assert!(addrs.iter().any(|a| a.dev == "cni0" && a.cidr() == "10.244.1.1/24"));
     assert!(addrs.iter().any(|a| a.dev == "kube-ipvs0" && a.cidr() == "10.96.0.10/32"));
@@ -78,13 +79,13 @@ fn ip_link_and_addr_with_vxlan_and_bridge_ports() {
 
 #[test]
 fn neighbours_and_fdb() {
-    let n = iproute::parse_neigh(&fixture("ip/ip-neigh.json")).unwrap();
+    let n = netlink::parse_neigh(&fixture("ip/ip-neigh.json")).unwrap();
     let p = n.iter().find(|e| e.dst.to_string() == "10.244.3.0").unwrap();
-    assert_eq!((p.dev.as_str(), p.lladdr.as_deref(), p.state[0].as_str()), ("flannel.1", Some("6e:2c:d1:aa:bb:03"), "PERMANENT"));
+    assert_eq!((p.dev.as_str(), p.lladdr.map(|m| m.to_string()).as_deref(), p.state[0].as_str()), ("flannel.1", Some("6e:2c:d1:aa:bb:03"), "PERMANENT"));
     assert!(n.iter().any(|e| e.state == ["FAILED"] && e.lladdr.is_none()));
-    let f = iproute::parse_fdb(&fixture("ip/bridge-fdb.json")).unwrap();
+    let f = netlink::parse_fdb(&fixture("ip/bridge-fdb.json")).unwrap();
     let vt = f.iter().find(|e| e.dev == "flannel.1" && e.dst.is_some_and(|d| d.to_string() == "192.168.56.5")).unwrap();
-    assert_eq!(vt.mac, "6e:2c:d1:aa:bb:02");
+    assert_eq!(vt.mac.to_string(), "6e:2c:d1:aa:bb:02");
     assert_eq!(vt.state.as_deref(), Some("permanent"));
 }
 
@@ -123,7 +124,7 @@ fn etcd_v3_v2_and_custom_prefix() {
     assert_eq!(v3.config.as_ref().unwrap().backend_type, "vxlan");
     let l1 = v3.leases.iter().find(|l| l.subnet.to_string() == "10.244.1.0/24").unwrap();
     assert_eq!(l1.public_ip.unwrap().to_string(), "192.168.56.4");
-    assert_eq!(l1.vtep_mac.as_deref(), Some("6e:2c:d1:aa:bb:01"));
+    assert_eq!(l1.vtep_mac.map(|m| m.to_string()).as_deref(), Some("6e:2c:d1:aa:bb:01"));
 
     let custom = etcd::parse(&fixture("etcd/v3-custom-prefix.json"), "x").unwrap();
     assert_eq!(custom.prefixes, vec!["/mycluster/flannel/network"]);
@@ -156,13 +157,13 @@ fn etcd_bad_lease_is_reported_and_the_rest_kept() {
 fn iptables_save_both_backends() {
     for f in ["iptables/iptables-save.txt", "iptables/iptables-save-legacy.txt", "iptables/iptables-save-nft-legacy-warning.txt"] {
         let t = iptables::parse(&fixture(f)).unwrap();
-        assert_eq!(t.chains["filter"]["FORWARD"], "DROP", "{f}");
-        assert!(t.chains["nat"].contains_key("KUBE-SVC-NPX46M4PTMTKRN6Y"), "{f}");
-        assert!(t.rules["nat"].iter().any(|(c, r)| c == "KUBE-SERVICES" && r.ends_with("-j KUBE-SVC-NPX46M4PTMTKRN6Y")), "{f}");
+        assert_eq!(t.chain("filter", "FORWARD").unwrap().policy.as_deref(), Some("DROP"), "{f}");
+        assert!(t.chain("nat", "KUBE-SVC-NPX46M4PTMTKRN6Y").is_some(), "{f}");
+        assert!(t.chain("nat", "KUBE-SERVICES").unwrap().rules.iter().any(|r| r.target.as_deref() == Some("KUBE-SVC-NPX46M4PTMTKRN6Y")), "{f}");
     }
     let ipvs_mode = iptables::parse(&fixture("iptables/iptables-save-ipvs-mode.txt")).unwrap();
-    assert!(!ipvs_mode.chains["nat"].keys().any(|c| c.starts_with("KUBE-SVC-")));
-    assert!(ipvs_mode.chains["nat"].contains_key("KUBE-SERVICES"));
+    assert!(!ipvs_mode.chains("nat").any(|(c, _)| c.starts_with("KUBE-SVC-")));
+    assert!(ipvs_mode.chain("nat", "KUBE-SERVICES").is_some());
 }
 
 #[test]
@@ -174,26 +175,27 @@ fn sysctl_and_resolv_conf_files() {
     assert!(!nobr.keys().any(|k| k.starts_with("net.bridge.")));
     assert_eq!(sysctl::parse(&fixture("sysctl/sysctl-forward0.txt")).unwrap()["net.ipv4.ip_forward"], "0");
     let stub = resolv_conf::parse(&fixture("resolv/stub-resolv.conf")).unwrap();
-    assert_eq!(stub.nameservers.iter().map(|n| n.1.as_str()).collect::<Vec<_>>(), vec!["127.0.0.53"]);
+    assert_eq!(stub.nameservers.iter().map(|n| n.ip.to_string()).collect::<Vec<_>>(), vec!["127.0.0.53"]);
     let v6 = resolv_conf::parse(&fixture("resolv/ipv6-localhost.conf")).unwrap();
-    assert!(v6.nameservers.iter().any(|n| n.1 == "::1"));
+    assert!(v6.nameservers.iter().any(|n| n.ip.to_string() == "::1"));
     let two = resolv_conf::parse(&fixture("resolv/two-nameservers.conf")).unwrap();
     assert_eq!(two.nameservers.len(), 2);
 }
 
 #[test]
 fn malformed_json_names_line_and_path() {
-    let e = iproute::parse_routes("[\n{\"dst\": \"default\"},\n{\"dst\": 5}\n]", false).unwrap_err().to_string();
-    assert_eq!(e, "[1].dst: expected a string");
-    let e = iproute::parse_routes("[\n{\"dst\": \"default\"\n", false).unwrap_err().to_string();
+    let e = netlink::parse_routes("[\n{\"dst\": \"default\"},\n{\"dst\": 5}\n]", false).unwrap_err().to_string();
+    assert_eq!(e, "$[1].dst: expected a string, got 5");
+    let e = netlink::parse_routes("[\n{\"dst\": \"default\"\n", false).unwrap_err().to_string();
     assert!(e.starts_with("line 3 column 0: invalid JSON"), "{e}");
-    let e = iproute::parse_links("{}").unwrap_err().to_string();
-    assert_eq!(e, "$: expected a JSON array (the output of `ip -j ...`)");
+    let e = netlink::parse_links("{}").unwrap_err().to_string();
+    assert!(e.contains("expected a JSON array"), "{e}");
 }
 
 #[test]
 fn kubectl_lists_stream_one_object_at_a_time() {
-    use netdoctor_collectors::k8s::for_each_object_in_file;
+    use netdoctor_collectors::k8s::for_each_object;
+    let for_each_object_in_file = |p: &std::path::Path, yaml: bool, each: &mut dyn FnMut(&str, serde_json::Value)| for_each_object(std::fs::File::open(p).unwrap(), yaml, each);
     let dir = std::env::temp_dir().join(format!("netdoctor-stream-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let collect = |name: &str, text: &str| {
@@ -213,9 +215,8 @@ fn kubectl_lists_stream_one_object_at_a_time() {
     // A single object.
     let (_, seen) = collect("one.json", r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}}"#);
     assert_eq!(seen, vec!["$ Node"]);
-    // A file broken halfway hands out nothing: no half a List.
-    let (r, seen) = collect("broken.json", r#"{"apiVersion":"v1","items":[{"kind":"Pod","metadata":{"name":"a"}},{"kind":"Pod""#);
+    // A file broken halfway is an error (the capture reader then uses none of its objects).
+    let (r, _) = collect("broken.json", r#"{"apiVersion":"v1","items":[{"kind":"Pod","metadata":{"name":"a"}},{"kind":"Pod""#);
     assert!(r.unwrap_err().contains("invalid JSON"));
-    assert!(seen.is_empty(), "{seen:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }

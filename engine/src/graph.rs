@@ -717,6 +717,15 @@ impl Graph {
         }
     }
 
+    /// How the facts' source names a host (`captured host ...`, `host n1`).
+    pub fn host_place(&self, t: usize) -> String {
+        let name = &self.hosts[t].name;
+        match &self.locator {
+            Some(l) => l.host(name),
+            None => format!("host {name}"),
+        }
+    }
+
     /// Where a host fact is read, in the collector's words (a capture file), or
     /// `routes of n2` when no source said.
     pub fn host_fact_place(&self, t: usize, kind: FactKind) -> String {

@@ -111,6 +111,10 @@ pub trait Locator: Send + Sync + std::fmt::Debug {
     /// Why nothing at all was collected for a host known only from the cluster, naming `kind`
     /// (the capture reader names the folder and file it looked for).
     fn no_host(&self, host: &str, kind: FactKind) -> String;
+    /// How the source names a host whose facts it holds (`captured host nodes/n1/`).
+    fn host(&self, host: &str) -> String {
+        format!("host {host}")
+    }
 }
 
 /// Everything one source knows. Collectors fill it; [`Graph::build`] indexes it.
@@ -336,6 +340,25 @@ impl FactSet {
                 self.errors.push(e);
             }
         }
+    }
+
+    /// Sets every fact of one host at once (a collector that read the whole host), reporting
+    /// the errors of its broken facts.
+    pub fn set_host_facts(&mut self, host: &str, facts: HostFacts) {
+        self.touched.extend(FactKind::of(Scope::Host));
+        for k in FactKind::of(Scope::Host) {
+            if let Some(st) = facts.state(k) {
+                if let (Some(src), Some(err)) = (st.source, st.error) {
+                    self.errors.push(SourceError::new(src, err.to_string()));
+                }
+            }
+        }
+        self.hosts.insert(host.to_string(), facts);
+    }
+
+    /// Drops errors reported after the first `len` (an error already reported once).
+    pub fn truncate_errors(&mut self, len: usize) {
+        self.errors.truncate(len);
     }
 
     /// Removes a host and all its facts.

@@ -8,13 +8,12 @@
 pub mod overrides;
 
 use netdoctor_engine::config::{Config, Effective};
-use netdoctor_engine::{Finding, Graph, Report, RuleSet, Runtime};
+use netdoctor_engine::{Finding, Report, RuleSet, Runtime};
 use overrides::Override;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Why a test could not be evaluated (its expectations were never compared).
 #[derive(Debug, thiserror::Error)]

@@ -414,6 +414,8 @@ pub struct CorefileForward {
 /// The CoreDNS Corefile, parsed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Corefile {
+    /// The Corefile as written.
+    pub text: String,
     pub forwards: Vec<CorefileForward>,
 }
 

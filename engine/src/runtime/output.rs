@@ -79,9 +79,9 @@ impl Ctx {
         };
         let mut evidence = f.get("evidence").map(to_json).unwrap_or(serde_json::Value::Object(Default::default()));
         // Catalogue convention: a host that is not a registered Node says so in the evidence.
-        if subject.kind == "Node" && self.g.node(&subject.name).is_none() && self.g.host_index(&subject.name).is_some() {
+        if let Some(t) = self.g.host_index(&subject.name).filter(|_| subject.kind == "Node" && self.g.node(&subject.name).is_none()) {
             if let Some(obj) = evidence.as_object_mut() {
-                obj.insert("host".into(), serde_json::Value::String(format!("host {} has collected facts but is not a registered Node", subject.name)));
+                obj.insert("host".into(), serde_json::Value::String(format!("{}, not a registered Node", self.g.host_place(t))));
             }
         }
         let remediation = str_field(&f, "remediation", "finding")?.unwrap_or_else(|| self.rule.remediation.clone());

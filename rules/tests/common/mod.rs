@@ -5,10 +5,9 @@
 
 #![allow(dead_code)]
 
-use netdoctor_engine::{Graph, Report, Runtime};
+use netdoctor_engine::{Report, Runtime};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// An example capture shipped in `examples/captures/`.
 pub fn example(name: &str) -> PathBuf {
