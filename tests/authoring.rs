@@ -87,7 +87,7 @@ fn rules_check_error_cases_have_exact_messages() {
     d.file("dup-a.rhai", &rule("dup", ""));
     d.file("dup-b.rhai", &rule("dup", ""));
     d.file("fn.rhai", &rule("unknown-fn", "    if false {\n        g.fnding(#{});\n    }\n"));
-    d.file("prop.rhai", &rule("unknown-prop", "    for h in g.hosts() {\n        let n = h.nmae;\n    }\n"));
+    d.file("prop.rhai", &rule("unknown-prop", "    for h in g.hosts {\n        let n = h.nmae;\n    }\n"));
     let o = netdoctor(&["rules", "check", &dir]);
     assert_eq!(o.status.code(), Some(1));
     let s = out(&o);
@@ -108,7 +108,7 @@ fn rules_check_error_cases_have_exact_messages() {
 fn unknown_getter_at_runtime_suggests_the_nearest_name() {
     // Dynamic access the static check cannot see: a property on a value read from a map.
     let d = Scratch::new("getter");
-    d.file("r.rhai", &rule("dyn-prop", "    let hs = #{ first: g.hosts()[0] };\n    let x = hs.first.nmae;\n"));
+    d.file("r.rhai", &rule("dyn-prop", "    let hs = #{ first: g.hosts[0] };\n    let x = hs.first.nmae;\n"));
     let o = netdoctor(&["eval", "--capture", "examples/captures/healthy-flannel", "--rules", &d.path(), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let e = v["errors"].as_array().unwrap().iter().find(|e| e["source"].as_str().unwrap().contains("r.rhai")).unwrap();
@@ -166,7 +166,8 @@ fn params_reach_the_rule() {
 fn explain_shows_reads_and_verdict_per_subject() {
     let o = netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--explain", "node-no-default-route"]);
     let s = out(&o);
-    assert!(s.contains("Node/admin: FIRED (1 finding)\n  read    has(\"routes\") [nodes/admin/ip-route.json] → true\n  read    default_route(\"inet\") → none\n  read    routes() → 39 routes\n  finding warning admin has no IPv4 default route"), "{s}");
+    assert!(s.contains("Node/admin: FIRED (1 finding)\n  read    has(\"routes\") [nodes/admin/ip-route.json] → true\n  read    default_route(\"inet\") → none\n  read    routes → [39 items]\n  read    table → main\n"), "{s}");
+    assert!(s.contains("  finding warning admin has no IPv4 default route"), "{s}");
     assert!(s.contains("Node/node1: did not fire\n  read    has(\"routes\") [nodes/node1/ip-route.json] → true\n  read    default_route(\"inet\") → default via 192.168.31.1 dev enp0s3 proto dhcp metric 102"), "{s}");
     let one = out(&netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--explain", "service-ip-unroutable", "--subject", "Service/kube-system/kube-dns"]));
     assert!(one.contains("Node/admin: FIRED") && !one.contains("Node/node1"), "{one}");

@@ -12,7 +12,7 @@ use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// How rules in these tests list pods (the rule API's spelling, in one place).
-const PODS: &str = "g.pods()";
+const PODS: &str = "g.pods";
 
 /// A scratch directory removed on drop.
 struct Scratch(PathBuf);

@@ -250,12 +250,14 @@ fn read_cluster(dir: &Path, opts: &ReadOptions, set: &mut FactSet) {
                     match res {
                         Ok(item) => reader.apply(set, &src, item),
                         Err((kinds, err)) => {
+                            // The message carries the JSON path (`$.items[3].spec...`).
+                            let _ = &path;
                             if kinds.is_empty() {
-                                set.error(Source::at(&rel, &path), err.clone());
+                                set.error(&rel, err.clone());
                             }
                             for k in kinds {
                                 set.collected(k, src.clone());
-                                mark_broken(set, k, Source::at(&rel, &path), &err);
+                                mark_broken(set, k, src.clone(), &err);
                             }
                         }
                     }

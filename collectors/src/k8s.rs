@@ -651,11 +651,11 @@ impl ClusterReader {
             Err(e) => {
                 let kinds = kinds_of(v);
                 if kinds.is_empty() {
-                    set.error(Source::at(file, path), e.to_string());
+                    set.error(&source, e.to_string());
                 }
                 for k in kinds {
                     set.collected(k, source.clone());
-                    let at = Source::at(file, path);
+                    let at = source.clone();
                     if CONFIG_KINDS.contains(&k) {
                         set_config(set, k, Fact::Broken { source: at, error: e.to_string() });
                     } else {

@@ -231,9 +231,9 @@ pub fn neigh_from(at: At) -> Result<Neigh, ParseError> {
 
 /// One entry of `bridge -j fdb show`.
 pub fn fdb_from(at: At) -> Result<FdbEntry, ParseError> {
-    let dev = match at.str("ifname")? {
-        Some(d) => d,
-        None => at.req_str("dev")?,
+    let dev = match (at.str("ifname")?, at.str("dev")?) {
+        (Some(d), _) | (None, Some(d)) => d,
+        (None, None) => at.req_str("ifname")?,
     };
     Ok(FdbEntry {
         mac: mac(at, "mac")?.ok_or_else(|| shape(format!("{}.mac", at.path), "a MAC address, got nothing"))?,

@@ -265,7 +265,34 @@ pub fn join(path: &str, key: &str) -> String {
 /// Streams a top-level JSON array item by item: `each(index, item)`; stops at the first error
 /// of `each`. Only one item exists in memory at a time.
 pub fn for_each_json_item<R: Read>(reader: R, each: &mut dyn FnMut(usize, Value) -> Result<(), ParseError>) -> Result<(), ParseError> {
-    let mut de = serde_json::Deserializer::from_reader(skip_bom(reader));
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(skip_bom(reader));
+    // What the top level is, before streaming: `{}` or a number is named as such.
+    loop {
+        let buf = reader.fill_buf()?;
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                let first = buf[i];
+                reader.consume(i);
+                let got = match first {
+                    b'{' => Some("an object"),
+                    b'"' => Some("a string"),
+                    b'-' | b'0'..=b'9' => Some("a number"),
+                    _ => None,
+                };
+                if let Some(got) = got {
+                    return Err(ParseError::Shape { path: "$".into(), expected: format!("a JSON array (what `ip -j` and `bridge -j` print), got {got}") });
+                }
+                break;
+            }
+            None if buf.is_empty() => return Err(ParseError::Shape { path: "$".into(), expected: "a JSON array (what `ip -j` and `bridge -j` print), got an empty file".into() }),
+            None => {
+                let n = buf.len();
+                reader.consume(n);
+            }
+        }
+    }
+    let mut de = serde_json::Deserializer::from_reader(reader);
     let mut failure: Option<ParseError> = None;
     let res = (ArraySeed { each, failure: &mut failure }).deserialize(&mut de);
     if let Some(f) = failure {

@@ -36,7 +36,7 @@ pub fn drift(rt: &Runtime) -> (Vec<String>, Vec<String>) {
 
 const TYPE_ORDER: &[(&str, &str)] = &[
     ("Graph", "`g`, the argument of `evaluate(g)`: the whole fact graph, its indexes, and where findings go."),
-    ("Host", "A host in the catalogue's sense: a Node, a captured host folder, or both (`g.hosts()`)."),
+    ("Host", "A host in the catalogue's sense: a Node, a host with collected facts, or both (`g.hosts`)."),
     ("Node", "A Kubernetes Node object."),
     ("Pod", "A Pod."),
     ("Service", "A Service."),

@@ -237,9 +237,14 @@ impl Runtime {
                         let near = near_fn
                             .entry(name.to_string())
                             .or_insert_with(|| nearest(name, functions.iter().map(String::as_str).filter(|f| !f.contains('$'))).map(str::to_string));
+                        let message = if functions.contains(&format!("get${name}")) {
+                            format!("`{name}` is a property, not a method: write `.{name}` without `()` (stored facts are properties; see docs/rules.md)")
+                        } else {
+                            format!("unknown function `{name}`{}", near.as_ref().map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default())
+                        };
                         errors.push(SourceError {
                             source: location(file, *pos),
-                            message: format!("unknown function `{name}`{}", near.as_ref().map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default()),
+                            message,
                         });
                     }
                     if method && name == "finding" && x.args.len() == 1 {

@@ -412,6 +412,14 @@ pub struct Explanation {
 /// For "Unknown property 'nmae' - a getter is not registered for type 'Host'",
 /// the nearest getter the type has: " (did you mean `name`?)".
 fn getter_hint(engine: &Engine, msg: &str) -> Option<String> {
+    if let Some(rest) = msg.strip_prefix("Function not found: ") {
+        let name = rest.split([' ', '(']).next()?;
+        let sigs = engine.gen_fn_signatures(false);
+        if sigs.iter().any(|s| s.starts_with(&format!("get${name}("))) {
+            return Some(format!(" (`{name}` is a property, not a method: write `.{name}` without `()`)"));
+        }
+        return None;
+    }
     let prop = msg.strip_prefix("Unknown property '")?.split('\'').next()?;
     let ty = msg.rsplit("for type '").next()?.trim_end_matches('\'');
     let sigs = engine.gen_fn_signatures(false);

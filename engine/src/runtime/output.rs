@@ -132,7 +132,20 @@ pub fn to_json(d: &Dynamic) -> serde_json::Value {
     if let Some(l) = d.clone().try_cast::<crate::route::Lookup>() {
         return serde_json::to_value(&l).unwrap_or(Value::Null);
     }
-    evidence_of_handle(d).unwrap_or_else(|| Value::String(d.to_string()))
+    evidence_of_handle(d).map(sorted_keys).unwrap_or_else(|| Value::String(d.to_string()))
+}
+
+/// Object keys in alphabetical order, as rule-built maps print (byte-stable evidence).
+fn sorted_keys(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut pairs: Vec<(String, serde_json::Value)> = m.into_iter().map(|(k, v)| (k, sorted_keys(v))).collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(pairs.into_iter().collect())
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
 }
 
 /// Handles print as a person reads them: hosts, Nodes and leases by name, pods and Services

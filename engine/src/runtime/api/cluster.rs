@@ -276,7 +276,11 @@ fn register_graph(r: &mut Reg) {
         .register_fn("has", |c: &mut Ctx, kind: &str| -> R<bool> {
             let k = kind_arg(kind, Scope::Cluster)?;
             let has = c.g.has(k);
-            Ok(traced(cluster_label, || format!("has({kind:?}) [{}]", c.g.unavailable(k).unwrap_or("collected")), has))
+            let shown = || match c.g.unavailable(k) {
+                Some(why) => why.to_string(),
+                None => c.g.sources(k).iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+            };
+            Ok(traced(cluster_label, || format!("has({kind:?}) [{}]", shown()), has))
         })
         .register_fn("missing", |c: &mut Ctx, kind: &str| -> R<String> {
             let k = kind_arg(kind, Scope::Cluster)?;

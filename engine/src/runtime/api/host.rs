@@ -71,7 +71,11 @@ fn pod_resolv(h: &HostRef) -> Map {
 fn host_has(h: &HostRef, kind: &str) -> R<bool> {
     let k = host_kind_arg(kind)?;
     let unavailable = h.g.host_unavailable(h.t, k);
-    Ok(traced(|| h.label(), || format!("has({kind:?}) [{}]", unavailable.as_deref().unwrap_or("collected")), unavailable.is_none()))
+    let shown = || match &unavailable {
+        Some(why) => why.clone(),
+        None => h.facts().and_then(|f| f.state(k)).and_then(|s| s.source).map_or("collected".to_string(), |s| s.to_string()),
+    };
+    Ok(traced(|| h.label(), || format!("has({kind:?}) [{}]", shown()), unavailable.is_none()))
 }
 
 /// Registers the host API.
