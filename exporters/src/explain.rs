@@ -106,15 +106,15 @@ pub fn render(meta: &RuleMeta, ex: &Explanation, only: Option<&str>) -> String {
         } else {
             "did not fire".to_string()
         };
-        let _ = writeln!(out, "\n{subject}: {verdict}");
+        let _ = writeln!(out, "\n{}: {verdict}", crate::report::clean(&subject));
         for r in &p.reads {
-            let _ = writeln!(out, "  read    {r}");
+            let _ = writeln!(out, "  read    {}", crate::report::clean(r));
         }
         for s in &p.skipped {
-            let _ = writeln!(out, "  skipped {s}");
+            let _ = writeln!(out, "  skipped {}", crate::report::clean(s));
         }
         for f in &p.fired {
-            let _ = writeln!(out, "  finding {f}");
+            let _ = writeln!(out, "  finding {}", crate::report::clean(f));
         }
         if p.fired.is_empty() && p.skipped.is_empty() {
             let _ = writeln!(out, "  => the facts above satisfy the rule: no finding");

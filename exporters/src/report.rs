@@ -16,6 +16,28 @@ fn pad(s: &str, w: usize) -> String {
     format!("{s:<w$}")
 }
 
+/// Text safe for a terminal: control characters (newlines, escape sequences) are
+/// shown escaped (`\n`, `\x1b`), so a name or summary can neither forge a line
+/// nor drive the terminal. Names that are not UTF-8 arrive already escaped.
+pub fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// The table: severity, rule, subject, summary; with `verbose`, each finding's
 /// evidence and remediation under it. Skips, errors and notes follow as counts
 /// (and in full with `verbose`, errors always in full).
@@ -28,8 +50,8 @@ pub fn table(report: &Report, verbose: bool) -> String {
             .findings
             .iter()
             .map(|f| match &f.related {
-                Some(r) => format!("{} -> {}", f.subject.label(), r.label().replace("//", "/")),
-                None => f.subject.label(),
+                Some(r) => clean(&format!("{} -> {}", f.subject.label(), r.label().replace("//", "/"))).into_owned(),
+                None => clean(&f.subject.label()).into_owned(),
             })
             .collect();
         let wr = report
@@ -54,7 +76,7 @@ pub fn table(report: &Report, verbose: bool) -> String {
                 pad(f.severity.as_str(), 8),
                 pad(&f.rule, wr),
                 pad(s, ws),
-                f.summary
+                clean(&f.summary)
             );
             if verbose {
                 if let Some(obj) = f.evidence.as_object() {
@@ -63,10 +85,10 @@ pub fn table(report: &Report, verbose: bool) -> String {
                             serde_json::Value::String(s) => s.clone(),
                             other => other.to_string(),
                         };
-                        let _ = writeln!(out, "          evidence  {k}: {v}");
+                        let _ = writeln!(out, "          evidence  {}: {}", clean(k), clean(&v));
                     }
                 }
-                let _ = writeln!(out, "          fix       {}", f.remediation);
+                let _ = writeln!(out, "          fix       {}", clean(&f.remediation));
             }
         }
     }
@@ -83,7 +105,7 @@ pub fn table(report: &Report, verbose: bool) -> String {
         report.errors.len()
     );
     for e in &report.errors {
-        let _ = writeln!(out, "error: {}: {}", e.source, e.message);
+        let _ = writeln!(out, "error: {}: {}", clean(&e.source), clean(&e.message));
     }
     if verbose {
         for s in &report.skipped {
@@ -91,12 +113,12 @@ pub fn table(report: &Report, verbose: bool) -> String {
                 out,
                 "skipped: {} on {}: {}",
                 s.rule,
-                s.subject.label(),
-                s.reason
+                clean(&s.subject.label()),
+                clean(&s.reason)
             );
         }
         for n in &report.notes {
-            let _ = writeln!(out, "note: {n}");
+            let _ = writeln!(out, "note: {}", clean(n));
         }
     } else if !report.skipped.is_empty() || !report.notes.is_empty() {
         let _ = writeln!(
