@@ -56,4 +56,3 @@ fn main() {
     }
     println!("\nScale (5,000 nodes, 150,000 pods, faults): cargo bench -p netdoctor-scalegen --bench scale");
 }
-

@@ -61,7 +61,12 @@ fn main() {
         Command::new(bin).args(args).output().unwrap()
     };
     let secs = start.elapsed().as_secs_f64();
-    let peak = String::from_utf8_lossy(&out.stderr).lines().last().and_then(|l| l.trim().parse::<f64>().ok()).map(|kb| format!("{:.0} MiB", kb / 1024.0)).unwrap_or_else(|| "n/a".into());
+    let peak = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse::<f64>().ok())
+        .map(|kb| format!("{:.0} MiB", kb / 1024.0))
+        .unwrap_or_else(|| "n/a".into());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("eval JSON");
     assert_eq!(report["stats"]["facts"]["pods"], pods, "every pod read");
     println!("{:>8} {:>10} {:>10} {:>12} {:>14}", "pods", "file MB", "wall s", "peak RSS", "peak/file");

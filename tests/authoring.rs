@@ -12,7 +12,11 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("netdoctor-{tag}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        let d = std::env::temp_dir().join(format!(
+            "netdoctor-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
         std::fs::create_dir_all(&d).unwrap();
         Scratch(d)
     }
@@ -56,13 +60,23 @@ fn failing_test_shows_expected_versus_got_and_exits_non_zero() {
     assert_eq!(o.status.code(), Some(1));
     let s = out(&o);
     assert!(s.contains(&format!("FAIL  {f}: wrong node")), "{s}");
-    assert!(s.contains("  - expected: node-no-default-route Node/node1\n      got:\n        warning node-no-default-route Node/admin: admin has no IPv4 default route"), "{s}");
+    assert!(
+        s.contains(
+            "  - expected: node-no-default-route Node/node1\n      got:\n        warning node-no-default-route Node/admin: admin has no IPv4 default route"
+        ),
+        "{s}"
+    );
     assert!(s.contains("  - unexpected: warning node-no-default-route Node/admin"), "{s}");
     assert!(s.contains(&format!("ok    {f}: right node")), "{s}");
     assert!(s.ends_with("1 passed, 1 failed\n"), "{s}");
     let x = std::fs::read_to_string(junit).unwrap();
     assert!(x.contains("tests=\"2\" failures=\"1\""), "{x}");
-    assert!(x.contains("<testcase classname=") && x.contains("name=\"wrong node\"") && x.contains("<failure message=\"expected: node-no-default-route Node/node1\">"), "{x}");
+    assert!(
+        x.contains("<testcase classname=")
+            && x.contains("name=\"wrong node\"")
+            && x.contains("<failure message=\"expected: node-no-default-route Node/node1\">"),
+        "{x}"
+    );
 }
 
 #[test]
@@ -138,7 +152,11 @@ fn config_excludes_disables_overrides_and_is_validated() {
     let bad = d.file("bad.yaml", "rules:\n  node-no-default-rout:\n    enabled: false\n");
     let c = netdoctor(&["rules", "check", "rules", "--config", &bad]);
     assert_eq!(c.status.code(), Some(1));
-    assert!(out(&c).contains(&format!("{bad}: error: rules.node-no-default-rout: no loaded rule has this id (did you mean node-no-default-route?)")), "{}", out(&c));
+    assert!(
+        out(&c).contains(&format!("{bad}: error: rules.node-no-default-rout: no loaded rule has this id (did you mean node-no-default-route?)")),
+        "{}",
+        out(&c)
+    );
     let bad2 = d.file("bad2.yaml", "rules:\n  node-no-default-route:\n    enable: false\n");
     let c2 = netdoctor(&["rules", "check", "rules", "--config", &bad2]);
     assert_eq!(c2.status.code(), Some(1));
@@ -155,9 +173,28 @@ fn config_excludes_disables_overrides_and_is_validated() {
 #[test]
 fn params_reach_the_rule() {
     let d = Scratch::new("params");
-    d.file("p.rhai", &rule("param-echo", "    let who = g.param(\"who\", \"nobody\");\n    g.finding(#{ subject: #{ kind: \"Cluster\", name: \"cluster\" }, summary: `hello ${who}` });\n"));
+    d.file(
+        "p.rhai",
+        &rule(
+            "param-echo",
+            "    let who = g.param(\"who\", \"nobody\");\n    g.finding(#{ subject: #{ kind: \"Cluster\", name: \"cluster\" }, summary: `hello ${who}` });\n",
+        ),
+    );
     let cfg = d.file("c.yaml", "rules:\n  param-echo:\n    params:\n      who: operators\n");
-    let o = netdoctor(&["eval", "--capture", "examples/captures/healthy-flannel", "--no-builtin-rules", "--rules", &d.path(), "--config", &cfg, "--format", "json", "--min-severity", "info"]);
+    let o = netdoctor(&[
+        "eval",
+        "--capture",
+        "examples/captures/healthy-flannel",
+        "--no-builtin-rules",
+        "--rules",
+        &d.path(),
+        "--config",
+        &cfg,
+        "--format",
+        "json",
+        "--min-severity",
+        "info",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["findings"][0]["summary"], "hello operators");
 }
@@ -169,7 +206,15 @@ fn explain_shows_reads_and_verdict_per_subject() {
     assert!(s.contains("Node/admin: FIRED (1 finding)\n  read    has(\"routes\") [nodes/admin/ip-route.json] → true\n  read    default_route(\"inet\") → none\n  read    routes → [39 items]\n  read    table → main\n"), "{s}");
     assert!(s.contains("  finding warning admin has no IPv4 default route"), "{s}");
     assert!(s.contains("Node/node1: did not fire\n  read    has(\"routes\") [nodes/node1/ip-route.json] → true\n  read    default_route(\"inet\") → default via 192.168.31.1 dev enp0s3 proto dhcp metric 102"), "{s}");
-    let one = out(&netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--explain", "service-ip-unroutable", "--subject", "Service/kube-system/kube-dns"]));
+    let one = out(&netdoctor(&[
+        "eval",
+        "--capture",
+        "examples/captures/seed-001",
+        "--explain",
+        "service-ip-unroutable",
+        "--subject",
+        "Service/kube-system/kube-dns",
+    ]));
     assert!(one.contains("Node/admin: FIRED") && !one.contains("Node/node1"), "{one}");
     let skip = out(&netdoctor(&["eval", "--capture", "examples/captures/seed-004-dns-loop", "--explain", "ip-forward-disabled", "--subject", "Node/cp1"]));
     assert!(skip.contains("Node/cp1: did not fire"), "{skip}");

@@ -48,7 +48,10 @@ fn clean_but_reported(v: &Value, source: &str, want: &str) {
     let findings: Vec<String> = v["findings"].as_array().unwrap().iter().map(|f| format!("{} {}", f["rule"], f["summary"])).collect();
     assert!(findings.is_empty(), "a broken fact made rules fire: {findings:#?}");
     let errors = v["errors"].as_array().unwrap();
-    assert!(errors.iter().any(|e| e["source"].as_str().unwrap().starts_with(source) && e["message"].as_str().unwrap().contains(want)), "want {source}: {want}; got {errors:#?}");
+    assert!(
+        errors.iter().any(|e| e["source"].as_str().unwrap().starts_with(source) && e["message"].as_str().unwrap().contains(want)),
+        "want {source}: {want}; got {errors:#?}"
+    );
     for s in v["skipped"].as_array().unwrap() {
         let r = s["reason"].as_str().unwrap();
         assert!(!r.contains(" not collected") || !r.contains(source), "a broken fact reads as not collected: {s}");
@@ -64,7 +67,11 @@ fn endpointslice_without_a_name_gives_an_error_and_no_false_warning() {
     });
     let v = eval(c.path());
     clean_but_reported(&v, "cluster/endpointslices.json", "metadata.name: expected a string");
-    assert!(v["skipped"].as_array().unwrap().iter().any(|s| s["rule"] == "service-no-ready-endpoints" && s["reason"].as_str().unwrap().starts_with("could not be read: cluster/endpointslices.json")));
+    assert!(v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["rule"] == "service-no-ready-endpoints" && s["reason"].as_str().unwrap().starts_with("could not be read: cluster/endpointslices.json")));
 }
 
 #[test]
@@ -72,25 +79,45 @@ fn wrong_types_are_errors_never_false_findings() {
     type Edit = fn(&mut Value);
     let cases: &[(&str, &str, Edit, &str)] = &[
         ("healthy-flannel", "nodes/node1/ip-link.json", |v| v[1]["mtu"] = json!("abc"), "$[1].mtu: expected an integer"),
-        ("healthy-flannel", "cluster/nodes.json", |v| {
-            for c in v["items"][1]["status"]["conditions"].as_array_mut().unwrap() {
-                if c["type"] == "Ready" {
-                    c["status"] = json!(true);
+        (
+            "healthy-flannel",
+            "cluster/nodes.json",
+            |v| {
+                for c in v["items"][1]["status"]["conditions"].as_array_mut().unwrap() {
+                    if c["type"] == "Ready" {
+                        c["status"] = json!(true);
+                    }
                 }
-            }
-        }, "status: expected \"True\", \"False\" or \"Unknown\", got true"),
-        ("healthy-flannel", "cluster/services.json", |v| {
-            let s = v["items"].as_array_mut().unwrap().iter_mut().find(|s| s["metadata"]["name"] == "kube-dns").unwrap();
-            s["spec"]["ports"][0]["port"] = json!("abc");
-        }, "spec.ports[0].port: expected an integer 1-65535, got \"abc\""),
-        ("healthy-flannel", "cluster/endpointslices.json", |v| {
-            let s = v["items"].as_array_mut().unwrap().iter_mut().find(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == "kube-dns").unwrap();
-            s["endpoints"][0]["addresses"][0] = json!(123);
-        }, "addresses[0]: expected an IP address, got 123"),
-        ("healthy-flannel", "nodes/node1/ip-route.json", |v| {
-            let r = v.as_array_mut().unwrap().iter_mut().find(|r| r["dev"] == "flannel.1").unwrap();
-            r["dev"] = json!(42);
-        }, ".dev: expected a string, got 42"),
+            },
+            "status: expected \"True\", \"False\" or \"Unknown\", got true",
+        ),
+        (
+            "healthy-flannel",
+            "cluster/services.json",
+            |v| {
+                let s = v["items"].as_array_mut().unwrap().iter_mut().find(|s| s["metadata"]["name"] == "kube-dns").unwrap();
+                s["spec"]["ports"][0]["port"] = json!("abc");
+            },
+            "spec.ports[0].port: expected an integer 1-65535, got \"abc\"",
+        ),
+        (
+            "healthy-flannel",
+            "cluster/endpointslices.json",
+            |v| {
+                let s = v["items"].as_array_mut().unwrap().iter_mut().find(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == "kube-dns").unwrap();
+                s["endpoints"][0]["addresses"][0] = json!(123);
+            },
+            "addresses[0]: expected an IP address, got 123",
+        ),
+        (
+            "healthy-flannel",
+            "nodes/node1/ip-route.json",
+            |v| {
+                let r = v.as_array_mut().unwrap().iter_mut().find(|r| r["dev"] == "flannel.1").unwrap();
+                r["dev"] = json!(42);
+            },
+            ".dev: expected a string, got 42",
+        ),
     ];
     for (capture, file, edit, want) in cases {
         let c = copy_of(capture);
@@ -116,7 +143,12 @@ fn a_lease_that_is_not_json_makes_flannel_rules_skip_not_fire() {
     edit_json(c.path(), "etcd/flannel.json", |v| {
         use base64::Engine as _;
         let b = base64::engine::general_purpose::STANDARD;
-        let kv = v["kvs"].as_array_mut().unwrap().iter_mut().find(|kv| String::from_utf8(b.decode(kv["key"].as_str().unwrap()).unwrap()).unwrap().contains("/subnets/")).unwrap();
+        let kv = v["kvs"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|kv| String::from_utf8(b.decode(kv["key"].as_str().unwrap()).unwrap()).unwrap().contains("/subnets/"))
+            .unwrap();
         kv["value"] = json!(b.encode("{not json"));
     });
     let v = eval(c.path());

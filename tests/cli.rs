@@ -154,7 +154,11 @@ fn unreadable_capture_exits_two_with_a_clear_error() {
 fn malformed_file_of_each_format_is_reported_and_the_rest_evaluates() {
     let cases: &[(&str, &str, &str)] = &[
         ("nodes/admin/ip-link.json", "[{\"ifname\": 3}]", "[0].ifname: expected a string"),
-        ("nodes/node1/ip-addr.json", "[{\"ifname\":\"eth0\",\"mtu\":1500,\"addr_info\":[{\"local\":\"x\",\"prefixlen\":24}]}]", "[0].addr_info[0].local: expected an IP address"),
+        (
+            "nodes/node1/ip-addr.json",
+            "[{\"ifname\":\"eth0\",\"mtu\":1500,\"addr_info\":[{\"local\":\"x\",\"prefixlen\":24}]}]",
+            "[0].addr_info[0].local: expected an IP address",
+        ),
         ("nodes/node1/ip-route.json", "[\n  {\"dst\": \"default\",\n", "line 3 column 0: invalid JSON"),
         ("nodes/node1/ip-rule.json", "{}", "$: expected a JSON array"),
         ("nodes/node1/ip-neigh.json", "[{\"dst\":\"nope\",\"dev\":\"eth0\"}]", "[0].dst: expected an IP address"),
@@ -196,7 +200,9 @@ fn a_rule_that_needs_a_broken_fact_says_so() {
     let v = json_of(&netdoctor(&["eval", "--capture", fx.path(), "--format", "json"]));
     let skipped = v["skipped"].as_array().unwrap();
     assert!(
-        skipped.iter().any(|s| s["rule"] == "node-no-default-route" && s["subject"]["name"] == "admin" && s["reason"].as_str().unwrap().starts_with("could not be read: nodes/admin/ip-route.json: line 1 column 2: invalid JSON")),
+        skipped.iter().any(|s| s["rule"] == "node-no-default-route"
+            && s["subject"]["name"] == "admin"
+            && s["reason"].as_str().unwrap().starts_with("could not be read: nodes/admin/ip-route.json: line 1 column 2: invalid JSON")),
         "{skipped:#?}"
     );
     assert!(!v["findings"].as_array().unwrap().iter().any(|f| f["subject"]["name"] == "admin"), "never guesses on broken data");
@@ -206,13 +212,22 @@ fn a_rule_that_needs_a_broken_fact_says_so() {
 fn broken_user_rules_are_reported_and_the_pack_still_runs() {
     let dir = std::env::temp_dir().join(format!("netdoctor-rules-{}-{}", std::process::id(), rand_suffix()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("syntax.rhai"), "const RULE = #{ id: \"my-syntax\", severity: \"info\", summary: \"s\", remediation: \"r\" };\nfn evaluate(g) {\n    let x = ;\n}\n").unwrap();
-    std::fs::write(dir.join("spin.rhai"), "const RULE = #{ id: \"my-spin\", severity: \"info\", summary: \"s\", remediation: \"r\" };\nfn evaluate(g) {\n    loop { }\n}\n").unwrap();
+    std::fs::write(
+        dir.join("syntax.rhai"),
+        "const RULE = #{ id: \"my-syntax\", severity: \"info\", summary: \"s\", remediation: \"r\" };\nfn evaluate(g) {\n    let x = ;\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("spin.rhai"),
+        "const RULE = #{ id: \"my-spin\", severity: \"info\", summary: \"s\", remediation: \"r\" };\nfn evaluate(g) {\n    loop { }\n}\n",
+    )
+    .unwrap();
     let d = dir.to_str().unwrap();
     let o = netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--rules", d, "--format", "json"]);
     assert_eq!(o.status.code(), Some(1));
     let v = json_of(&o);
-    let errs: Vec<String> = v["errors"].as_array().unwrap().iter().map(|e| format!("{}: {}", e["source"].as_str().unwrap(), e["message"].as_str().unwrap())).collect();
+    let errs: Vec<String> =
+        v["errors"].as_array().unwrap().iter().map(|e| format!("{}: {}", e["source"].as_str().unwrap(), e["message"].as_str().unwrap())).collect();
     assert!(errs.iter().any(|e| e.starts_with(&format!("{d}/syntax.rhai:3:13: Unexpected ';'"))), "{errs:#?}");
     assert!(errs.iter().any(|e| e.starts_with(&format!("{d}/spin.rhai:3:")) && e.contains("operations budget")), "{errs:#?}");
     let plain = json_of(&netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--format", "json"]));

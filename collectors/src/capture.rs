@@ -10,7 +10,7 @@
 
 use crate::error::ParseError;
 use crate::util::{escape_name, open_regular, read_text};
-use crate::{etcd, ipvs, iptables, k8s, kubelet, netlink, resolv_conf, subnet_env, sysctl};
+use crate::{etcd, iptables, ipvs, k8s, kubelet, netlink, resolv_conf, subnet_env, sysctl};
 use netdoctor_engine::collector::{Collection, Collector};
 use netdoctor_engine::kind::{FactKind, Scope};
 use netdoctor_engine::model::{CollectorStatus, HostFacts};
@@ -99,7 +99,9 @@ impl Collector for CaptureCollector {
     }
     /// Reads the directory (blocking file I/O: call from a blocking-capable context).
     async fn collect(&self) -> Result<Collection, netdoctor_engine::Error> {
-        read(&self.dir, &self.opts).map(Collection::Facts).map_err(|e| netdoctor_engine::Error::Collect { collector: "capture".into(), message: e.to_string() })
+        read(&self.dir, &self.opts)
+            .map(|s| Collection::Facts(Box::new(s)))
+            .map_err(|e| netdoctor_engine::Error::Collect { collector: "capture".into(), message: e.to_string() })
     }
 }
 
@@ -155,7 +157,9 @@ fn read_meta(path: &Path, opts: &ReadOptions, set: &mut FactSet) {
     if !v.is_object() {
         return set.error("meta.json", format!("$: expected an object, got {}", crate::util::kind_of(&v)));
     }
-    let fields = (|| -> Result<_, ParseError> { Ok((at.str("format")?.map(str::to_string), at.str("captured_at")?.map(str::to_string), at.str("cluster")?.map(str::to_string))) })();
+    let fields = (|| -> Result<_, ParseError> {
+        Ok((at.str("format")?.map(str::to_string), at.str("captured_at")?.map(str::to_string), at.str("cluster")?.map(str::to_string)))
+    })();
     match fields {
         Ok((format, captured_at, cluster)) => {
             if let Some(t) = &captured_at {
@@ -186,7 +190,10 @@ fn read_meta(path: &Path, opts: &ReadOptions, set: &mut FactSet) {
                 let st = (|| -> Result<CollectorStatus, ParseError> {
                     let last_success = match c.str("last_success")? {
                         None => None,
-                        Some(t) => Some(netdoctor_engine::time::parse_rfc3339(t).ok_or_else(|| crate::error::shape(format!("{path}.last_success"), format!("an RFC 3339 time, got {t:?}")))?),
+                        Some(t) => Some(
+                            netdoctor_engine::time::parse_rfc3339(t)
+                                .ok_or_else(|| crate::error::shape(format!("{path}.last_success"), format!("an RFC 3339 time, got {t:?}")))?,
+                        ),
                     };
                     Ok(CollectorStatus {
                         name: name.clone(),
@@ -232,7 +239,7 @@ fn read_cluster(dir: &Path, opts: &ReadOptions, set: &mut FactSet) {
         }
         // Objects are projected as they stream; they are applied only when the whole file
         // read, so a file broken half-way hands out no object.
-        let mut projected: Vec<(String, Result<k8s::Item, (Vec<FactKind>, String)>, bool)> = Vec::new();
+        let mut projected: Vec<(String, Projected)> = Vec::new();
         let streamed = open_regular(&e.path(), opts.max_cluster_file).and_then(|r| {
             k8s::for_each_object(r, yaml, &mut |path, v| {
                 let src = Source::file(&rel);
@@ -240,13 +247,13 @@ fn read_cluster(dir: &Path, opts: &ReadOptions, set: &mut FactSet) {
                 if res.is_ok() && v.get("__empty_list").is_none() {
                     track(set, &v);
                 }
-                projected.push((path.to_string(), res, v.get("__empty_list").is_some()));
+                projected.push((path.to_string(), res));
             })
         });
         match streamed {
             Ok(()) => {
                 let src = Source::file(&rel);
-                for (path, res, _) in projected {
+                for (path, res) in projected {
                     match res {
                         Ok(item) => reader.apply(set, &src, item),
                         Err((kinds, err)) => {
@@ -275,6 +282,9 @@ fn read_cluster(dir: &Path, opts: &ReadOptions, set: &mut FactSet) {
     }
     reader.finish(set);
 }
+
+/// One object of a cluster file: projected, or the kinds it could be and the error.
+type Projected = Result<k8s::Item, (Vec<FactKind>, String)>;
 
 /// Records timestamps of an object (the capture time when meta.json has none).
 fn track(set: &mut FactSet, v: &serde_json::Value) {

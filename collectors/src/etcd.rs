@@ -32,7 +32,7 @@ pub fn parse(text: &str, source: &str) -> Result<EtcdFlannel, ParseError> {
 }
 
 /// The key/value pairs of an etcdctl v3 dump or a v2 response.
-pub fn key_values(v: &Value) -> Result<(&'static str, Vec<(String, String)>), ParseError> {
+pub fn key_values(v: &Value) -> Result<KeyValues, ParseError> {
     let mut kvs: Vec<(String, String)> = Vec::new();
     let api = if v.get("kvs").is_some() || v.get("header").is_some() {
         for (n, kv) in v.get("kvs").and_then(Value::as_array).into_iter().flatten().enumerate() {
@@ -54,9 +54,12 @@ pub fn key_values(v: &Value) -> Result<(&'static str, Vec<(String, String)>), Pa
     Ok((api, kvs))
 }
 
+/// The API version (`v3`, `v2`) and the key/value pairs of a dump.
+pub type KeyValues = (&'static str, Vec<(String, String)>);
+
 /// flannel's config and leases among key/value pairs; `source` gives each key's provenance
 /// (a capture file and key, or the live etcd collector).
-pub fn flannel_from((api, kvs): (&'static str, Vec<(String, String)>), source: impl Fn(&str) -> Source) -> EtcdFlannel {
+pub fn flannel_from((api, kvs): KeyValues, source: impl Fn(&str) -> Source) -> EtcdFlannel {
     let mut out = EtcdFlannel { api: api.to_string(), ..Default::default() };
     for (key, value) in kvs {
         if let Some(prefix) = key.strip_suffix("/config") {

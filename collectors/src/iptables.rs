@@ -154,12 +154,19 @@ mod tests {
         assert_eq!(t.chain("filter", "KUBE-FORWARD").unwrap().policy, None);
         assert_eq!(t.chain("filter", "FORWARD").unwrap().rules[0].target.as_deref(), Some("KUBE-FORWARD"));
         assert_eq!(parse(":X - [0:0]\n").unwrap_err().to_string(), "line 1: \":X - [0:0]\" outside a `*table` ... `COMMIT` block");
-        assert_eq!(parse("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j KUBE-SERVICES\n").unwrap_err().to_string(), "truncated: table nat (line 1) has no COMMIT");
+        assert_eq!(
+            parse("*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -j KUBE-SERVICES\n").unwrap_err().to_string(),
+            "truncated: table nat (line 1) has no COMMIT"
+        );
     }
 
     #[test]
     fn rule_tokens() {
-        let r = parse_rule("KUBE-SERVICES", r#"-d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y"#).unwrap();
+        let r = parse_rule(
+            "KUBE-SERVICES",
+            r#"-d 10.96.0.1/32 -p tcp -m comment --comment "default/kubernetes:https cluster IP" -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y"#,
+        )
+        .unwrap();
         assert_eq!(r.get(&["-d"]), Some("10.96.0.1/32"));
         assert_eq!(r.get(&["--dport"]), Some("443"));
         assert_eq!(r.get(&["--comment"]), Some("default/kubernetes:https cluster IP"));

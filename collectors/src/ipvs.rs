@@ -44,14 +44,9 @@ fn parse_save(text: &str) -> Result<Vec<VirtualServer>, ParseError> {
             (Some(a), p, None)
         };
         match words.first().copied() {
-            Some("-A") => out.push(VirtualServer {
-                protocol,
-                addr,
-                port,
-                fwmark,
-                scheduler: flag("-s").unwrap_or("wlc").to_string(),
-                real_servers: Vec::new(),
-            }),
+            Some("-A") => {
+                out.push(VirtualServer { protocol, addr, port, fwmark, scheduler: flag("-s").unwrap_or("wlc").to_string(), real_servers: Vec::new() })
+            }
             Some("-a") => {
                 let r = flag("-r").ok_or_else(|| line(n + 1, "-a without -r REAL:PORT"))?;
                 let (ra, rp) = split_addr_port(r, false).ok_or_else(|| line(n + 1, format!("expected ADDR:PORT after -r, got {r:?}")))?;
@@ -121,31 +116,25 @@ fn parse_listing(text: &str) -> Result<Vec<VirtualServer>, ParseError> {
             let (a, p) = split_addr_port(svc, hex).ok_or_else(|| line(n + 1, format!("expected ADDR:PORT, got {svc:?}")))?;
             (Some(a), p, None)
         };
-        out.push(VirtualServer {
-            protocol: proto,
-            addr,
-            port,
-            fwmark,
-            scheduler: words.get(2).unwrap_or(&"").to_string(),
-            real_servers: Vec::new(),
-        });
+        out.push(VirtualServer { protocol: proto, addr, port, fwmark, scheduler: words.get(2).unwrap_or(&"").to_string(), real_servers: Vec::new() });
     }
     Ok(out)
 }
 
 /// /proc/net/ip_vs prints IPv4 as 8 hex digits and IPv6 fully expanded.
 fn looks_hex(text: &str) -> bool {
-    text.lines().filter_map(|l| {
-        let w: Vec<&str> = l.split_whitespace().collect();
-        match w.first() {
-            Some(&"TCP") | Some(&"UDP") | Some(&"SCTP") | Some(&"->") => w.get(1).copied(),
-            _ => None,
-        }
-    }).any(|a| {
-        let host = a.rsplit_once(':').map_or(a, |(h, _)| h);
-        (host.len() == 8 && host.chars().all(|c| c.is_ascii_hexdigit()))
-            || (host.starts_with('[') && host.len() == 41 && !host.contains("::"))
-    })
+    text.lines()
+        .filter_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            match w.first() {
+                Some(&"TCP") | Some(&"UDP") | Some(&"SCTP") | Some(&"->") => w.get(1).copied(),
+                _ => None,
+            }
+        })
+        .any(|a| {
+            let host = a.rsplit_once(':').map_or(a, |(h, _)| h);
+            (host.len() == 8 && host.chars().all(|c| c.is_ascii_hexdigit())) || (host.starts_with('[') && host.len() == 41 && !host.contains("::"))
+        })
 }
 
 fn split_addr_port(s: &str, hex: bool) -> Option<(IpAddr, u16)> {

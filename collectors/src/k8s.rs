@@ -160,9 +160,20 @@ fn conditions(at: At, key: &str) -> Result<Vec<Condition>, ParseError> {
             Some("True") => ConditionStatus::True,
             Some("False") => ConditionStatus::False,
             Some("Unknown") => ConditionStatus::Unknown,
-            _ => return Err(shape(join(c.path, "status"), format!("\"True\", \"False\" or \"Unknown\", got {}", c.v.get("status").map_or("nothing".into(), kind_of)))),
+            _ => {
+                return Err(shape(
+                    join(c.path, "status"),
+                    format!("\"True\", \"False\" or \"Unknown\", got {}", c.v.get("status").map_or("nothing".into(), kind_of)),
+                ))
+            }
         };
-        out.push(Condition { kind: c.req_str("type")?.to_string(), status, reason: c.str("reason")?.map(str::to_string), message: c.str("message")?.map(str::to_string), since: time(c, "lastTransitionTime")? });
+        out.push(Condition {
+            kind: c.req_str("type")?.to_string(),
+            status,
+            reason: c.str("reason")?.map(str::to_string),
+            message: c.str("message")?.map(str::to_string),
+            since: time(c, "lastTransitionTime")?,
+        });
         Ok(())
     })?;
     Ok(out)
@@ -182,7 +193,9 @@ fn node(at: At) -> Result<Node, ParseError> {
             let kind = a.req_str("type")?.to_string();
             let address = a.req_str("address")?.to_string();
             let ip = match kind.as_str() {
-                "InternalIP" | "ExternalIP" => Some(address.parse::<IpAddr>().map_err(|_| shape(join(a.path, "address"), format!("an IP address, got {address:?}")))?),
+                "InternalIP" | "ExternalIP" => {
+                    Some(address.parse::<IpAddr>().map_err(|_| shape(join(a.path, "address"), format!("an IP address, got {address:?}")))?)
+                }
                 _ => address.parse().ok(),
             };
             addresses.push(NodeAddress { kind, address, ip });
@@ -244,7 +257,10 @@ fn node(at: At) -> Result<Node, ParseError> {
     })
 }
 
-fn container_state(at: At, key: &str) -> Result<(Option<ContainerState>, Option<String>, Option<i32>), ParseError> {
+/// A container state, its reason and its exit code.
+type StateOf = (Option<ContainerState>, Option<String>, Option<i32>);
+
+fn container_state(at: At, key: &str) -> Result<StateOf, ParseError> {
     let Some(m) = at.obj(key)? else { return Ok((None, None, None)) };
     let mut p = String::new();
     let s = child(at, key, &mut p).expect("checked");
@@ -299,7 +315,9 @@ fn pod(at: At) -> Result<Pod, ParseError> {
     if let Some(s) = status {
         phase = match s.str("phase")? {
             None => None,
-            Some(ph) => Some(PodPhase::parse(ph).ok_or_else(|| shape(join(s.path, "phase"), format!("Pending, Running, Succeeded, Failed or Unknown, got {ph:?}")))?),
+            Some(ph) => {
+                Some(PodPhase::parse(ph).ok_or_else(|| shape(join(s.path, "phase"), format!("Pending, Running, Succeeded, Failed or Unknown, got {ph:?}")))?)
+            }
         };
         reason = s.str("reason")?.map(str::to_string);
         each(s, "podIPs", |i| {
@@ -326,7 +344,22 @@ fn pod(at: At) -> Result<Pod, ParseError> {
             Ok(())
         })?;
     }
-    Ok(Pod { namespace, name, resource_version: rv(at), node, phase, reason, ips, host_network, labels: meta.string_map("labels")?, owner, mirror, conditions: conds, containers, ports })
+    Ok(Pod {
+        namespace,
+        name,
+        resource_version: rv(at),
+        node,
+        phase,
+        reason,
+        ips,
+        host_network,
+        labels: meta.string_map("labels")?,
+        owner,
+        mirror,
+        conditions: conds,
+        containers,
+        ports,
+    })
 }
 
 fn service(at: At) -> Result<Service, ParseError> {
@@ -336,7 +369,9 @@ fn service(at: At) -> Result<Service, ParseError> {
     let spec = child(at, "spec", &mut sp).unwrap_or(At::root(&empty, "spec"));
     let kind = match spec.str("type")? {
         None => ServiceType::ClusterIP,
-        Some(t) => ServiceType::parse(t).ok_or_else(|| shape(join(spec.path, "type"), format!("ClusterIP, NodePort, LoadBalancer or ExternalName, got {t:?}")))?,
+        Some(t) => {
+            ServiceType::parse(t).ok_or_else(|| shape(join(spec.path, "type"), format!("ClusterIP, NodePort, LoadBalancer or ExternalName, got {t:?}")))?
+        }
     };
     let mut cluster_ips = Vec::new();
     let listed = spec.strs("clusterIPs")?;
@@ -359,7 +394,13 @@ fn service(at: At) -> Result<Service, ParseError> {
             },
             Some(_) => TargetPort::Number(port(p, "targetPort")?.unwrap_or(number)),
         };
-        ports.push(ServicePort { name: p.str("name")?.map(str::to_string), protocol: proto(p, "protocol")?, port: number, target_port, node_port: port(p, "nodePort")? });
+        ports.push(ServicePort {
+            name: p.str("name")?.map(str::to_string),
+            protocol: proto(p, "protocol")?,
+            port: number,
+            target_port,
+            node_port: port(p, "nodePort")?,
+        });
         Ok(())
     })?;
     Ok(Service { namespace, name, resource_version: rv(at), kind, cluster_ips, ports, selector: spec.string_map("selector")? })
@@ -381,7 +422,8 @@ fn endpoint_slice(at: At) -> Result<Option<EndpointSet>, ParseError> {
     if at.str("addressType")? == Some("FQDN") {
         return Ok(None);
     }
-    let mut e = EndpointSet { namespace, name, service, resource_version: rv(at), ready: vec![], not_ready: vec![], ports: endpoint_ports(at, "ports")?, slice: true };
+    let mut e =
+        EndpointSet { namespace, name, service, resource_version: rv(at), ready: vec![], not_ready: vec![], ports: endpoint_ports(at, "ports")?, slice: true };
     each(at, "endpoints", |ep| {
         let mut cp = String::new();
         // API semantics: a nil `ready` is interpreted as ready.
@@ -530,7 +572,8 @@ fn config_map(at: At, source: &Source) -> Result<Config, ParseError> {
         ("kube-system", "kube-proxy") => {
             let mode = match get("config.conf")? {
                 Some(conf) => {
-                    let y: serde_yaml::Value = serde_yaml::from_str(conf).map_err(|e| shape(format!("{}.data[\"config.conf\"]", at.path), format!("KubeProxyConfiguration YAML ({e})")))?;
+                    let y: serde_yaml::Value = serde_yaml::from_str(conf)
+                        .map_err(|e| shape(format!("{}.data[\"config.conf\"]", at.path), format!("KubeProxyConfiguration YAML ({e})")))?;
                     match y.get("mode") {
                         None | Some(serde_yaml::Value::Null) => Some(String::new()),
                         Some(serde_yaml::Value::String(s)) => Some(s.clone()),
@@ -550,9 +593,10 @@ fn config_map(at: At, source: &Source) -> Result<Config, ParseError> {
                 let nets = |k: &str| -> Result<Vec<ipnet::IpNet>, ParseError> {
                     match y.get("networking").and_then(|n| n.get(k)) {
                         None | Some(serde_yaml::Value::Null) => Ok(Vec::new()),
-                        Some(serde_yaml::Value::String(s)) => {
-                            s.split(',').map(|c| c.trim().parse::<ipnet::IpNet>().map_err(|_| shape(format!("{where_}.networking.{k}"), format!("CIDRs, got {s:?}")))).collect()
-                        }
+                        Some(serde_yaml::Value::String(s)) => s
+                            .split(',')
+                            .map(|c| c.trim().parse::<ipnet::IpNet>().map_err(|_| shape(format!("{where_}.networking.{k}"), format!("CIDRs, got {s:?}"))))
+                            .collect(),
                         Some(_) => Err(shape(format!("{where_}.networking.{k}"), "a string")),
                     }
                 };
@@ -563,7 +607,8 @@ fn config_map(at: At, source: &Source) -> Result<Config, ParseError> {
         }
         (_, "kube-flannel-cfg") => match get("net-conf.json")? {
             Some(conf) => Config::FlannelNetConf(
-                crate::etcd::parse_config(conf, source.clone()).map_err(|e| shape(format!("{}.data[\"net-conf.json\"]", at.path), format!("flannel net-conf JSON ({e})")))?,
+                crate::etcd::parse_config(conf, source.clone())
+                    .map_err(|e| shape(format!("{}.data[\"net-conf.json\"]", at.path), format!("flannel net-conf JSON ({e})")))?,
             ),
             None => Config::Other,
         },

@@ -41,9 +41,12 @@ pub fn parse_args(text: &str) -> Result<KubeletResolv, ParseError> {
 mod tests {
     #[test]
     fn config_and_flags() {
-        let c = super::parse_config("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nresolvConf: /run/systemd/resolve/resolv.conf\n").unwrap();
+        let c = super::parse_config("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nresolvConf: /run/systemd/resolve/resolv.conf\n")
+            .unwrap();
         assert_eq!(c.resolv_conf.as_deref(), Some("/run/systemd/resolve/resolv.conf"));
-        let a = super::parse_args("KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///run/containerd/containerd.sock --resolv-conf=/etc/resolv.conf\"").unwrap();
+        let a =
+            super::parse_args("KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///run/containerd/containerd.sock --resolv-conf=/etc/resolv.conf\"")
+                .unwrap();
         assert_eq!(a.resolv_conf.as_deref(), Some("/etc/resolv.conf"));
         let b = super::parse_args("/usr/bin/kubelet --config /var/lib/kubelet/config.yaml --resolv-conf /x").unwrap();
         assert_eq!(b.resolv_conf.as_deref(), Some("/x"));

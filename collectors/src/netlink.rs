@@ -110,7 +110,12 @@ pub fn addr_entry_from(at: At) -> Result<(Link, Vec<Addr>), ParseError> {
         let Some(local) = a.parsed::<IpAddr>("local", "an IP address")? else { continue };
         let max = if local.is_ipv4() { 32 } else { 128 };
         let prefix = a.int("prefixlen", 0, max)?.ok_or_else(|| shape(format!("{path}.prefixlen"), format!("a prefix length 0-{max}, got nothing")))?;
-        addrs.push(Addr { dev: link.name.clone(), local, prefix_len: prefix as u8, scope: a.parsed::<RouteScope>("scope", "a scope (global, link, host, ...)")?.unwrap_or(RouteScope::GLOBAL) });
+        addrs.push(Addr {
+            dev: link.name.clone(),
+            local,
+            prefix_len: prefix as u8,
+            scope: a.parsed::<RouteScope>("scope", "a scope (global, link, host, ...)")?.unwrap_or(RouteScope::GLOBAL),
+        });
     }
     Ok((link, addrs))
 }
@@ -131,7 +136,11 @@ fn route_is_v6(at: At, default_v6: bool) -> bool {
         return f == "inet6";
     }
     let fam = |k: &str| at.v.get(k).and_then(Value::as_str).filter(|v| *v != "default").map(|v| v.contains(':'));
-    fam("dst").or_else(|| fam("gateway")).or_else(|| fam("prefsrc")).or_else(|| at.v.get("via").and_then(|v| v.get("family")).and_then(Value::as_str).map(|f| f == "inet6")).unwrap_or(default_v6)
+    fam("dst")
+        .or_else(|| fam("gateway"))
+        .or_else(|| fam("prefsrc"))
+        .or_else(|| at.v.get("via").and_then(|v| v.get("family")).and_then(Value::as_str).map(|f| f == "inet6"))
+        .unwrap_or(default_v6)
 }
 
 /// One route of `ip -j -d route show table all`; `v6_file` for `ip -6 ...` output.
@@ -207,16 +216,30 @@ pub fn rule_from(at: At) -> Result<IpRule, ParseError> {
     };
     let action = match (at.str("action")?, table) {
         (Some("to_tbl") | None, Some(t)) => RuleAction::Lookup(t),
-        (Some(a @ ("blackhole" | "unreachable" | "prohibit")), _) => RuleAction::Drop(a.parse().map_err(|_| shape(format!("{}.action", at.path), "a rule action"))?),
+        (Some(a @ ("blackhole" | "unreachable" | "prohibit")), _) => {
+            RuleAction::Drop(a.parse().map_err(|_| shape(format!("{}.action", at.path), "a rule action"))?)
+        }
         (Some(a), _) => RuleAction::Other(a.to_string()),
         (None, None) => RuleAction::Other("nop".to_string()),
     };
     let priority = at.int("priority", 0, U32)?.unwrap_or(0);
     let text = std::iter::once(format!("{priority}:"))
-        .chain(obj.iter().filter(|(k, _)| k.as_str() != "priority").map(|(k, v)| format!("{k} {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))))
+        .chain(
+            obj.iter()
+                .filter(|(k, _)| k.as_str() != "priority")
+                .map(|(k, v)| format!("{k} {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))),
+        )
         .collect::<Vec<_>>()
         .join(" ");
-    Ok(IpRule { priority: priority as u32, src: net_of("src", "srclen")?, dst: net_of("dst", "dstlen")?, action, has_other_selector, not: obj.contains_key("not"), text })
+    Ok(IpRule {
+        priority: priority as u32,
+        src: net_of("src", "srclen")?,
+        dst: net_of("dst", "dstlen")?,
+        action,
+        has_other_selector,
+        not: obj.contains_key("not"),
+        text,
+    })
 }
 
 /// One entry of `ip -j neigh show`.

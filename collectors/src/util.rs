@@ -245,7 +245,12 @@ impl<'a> At<'a> {
                     Value::String(s) => {
                         out.insert(k.clone(), s.clone());
                     }
-                    other => return Err(ParseError::Shape { path: format!("{}[{k:?}]", join(self.path, key)), expected: format!("a string, got {}", kind_of(other)) }),
+                    other => {
+                        return Err(ParseError::Shape {
+                            path: format!("{}[{k:?}]", join(self.path, key)),
+                            expected: format!("a string, got {}", kind_of(other)),
+                        })
+                    }
                 }
             }
         }
@@ -285,7 +290,9 @@ pub fn for_each_json_item<R: Read>(reader: R, each: &mut dyn FnMut(usize, Value)
                 }
                 break;
             }
-            None if buf.is_empty() => return Err(ParseError::Shape { path: "$".into(), expected: "a JSON array (what `ip -j` and `bridge -j` print), got an empty file".into() }),
+            None if buf.is_empty() => {
+                return Err(ParseError::Shape { path: "$".into(), expected: "a JSON array (what `ip -j` and `bridge -j` print), got an empty file".into() })
+            }
             None => {
                 let n = buf.len();
                 reader.consume(n);

@@ -195,7 +195,8 @@ fn malformed_json_names_line_and_path() {
 #[test]
 fn kubectl_lists_stream_one_object_at_a_time() {
     use netdoctor_collectors::k8s::for_each_object;
-    let for_each_object_in_file = |p: &std::path::Path, yaml: bool, each: &mut dyn FnMut(&str, serde_json::Value)| for_each_object(std::fs::File::open(p).unwrap(), yaml, each);
+    let for_each_object_in_file =
+        |p: &std::path::Path, yaml: bool, each: &mut dyn FnMut(&str, serde_json::Value)| for_each_object(std::fs::File::open(p).unwrap(), yaml, each);
     let dir = std::env::temp_dir().join(format!("netdoctor-stream-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let collect = |name: &str, text: &str| {
@@ -206,7 +207,10 @@ fn kubectl_lists_stream_one_object_at_a_time() {
         (r.map_err(|e| e.to_string()), seen)
     };
     // A typed list whose items carry no kind (kubectl omits it): they get PodList's.
-    let (r, seen) = collect("typed.json", r#"{"apiVersion":"v1","items":[{"metadata":{"name":"a"}},{"kind":"Pod","metadata":{"name":"b"}}],"kind":"PodList","metadata":{}}"#);
+    let (r, seen) = collect(
+        "typed.json",
+        r#"{"apiVersion":"v1","items":[{"metadata":{"name":"a"}},{"kind":"Pod","metadata":{"name":"b"}}],"kind":"PodList","metadata":{}}"#,
+    );
     assert!(r.is_ok());
     assert_eq!(seen, vec!["$.items[1] Pod", "$.items[0] Pod"]);
     // An empty typed list still says "collected, and empty".

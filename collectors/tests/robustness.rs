@@ -99,7 +99,12 @@ fn parsers_never_panic_on_mangled_real_output() {
     for v in flips("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n", 100) {
         let _ = subnet_env::parse(&v);
     }
-    for f in ["healthy-flannel/cluster/pods.json", "healthy-flannel/cluster/services.json", "healthy-flannel/cluster/endpointslices.json", "healthy-flannel/cluster/nodes.json"] {
+    for f in [
+        "healthy-flannel/cluster/pods.json",
+        "healthy-flannel/cluster/services.json",
+        "healthy-flannel/cluster/endpointslices.json",
+        "healthy-flannel/cluster/nodes.json",
+    ] {
         let text = example(f);
         assert!(k8s_list(&text).is_ok(), "{f} must read as it is");
         for v in truncations(&text, 60).into_iter().chain(flips(&text, 60)) {

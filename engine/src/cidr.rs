@@ -121,7 +121,8 @@ mod tests {
 
     #[test]
     fn finds_ancestors_descendants_and_equals_only() {
-        let set = CidrSet::new([(n("10.0.0.0/8"), "a"), (n("10.244.0.0/16"), "b"), (n("10.244.3.0/24"), "c"), (n("192.168.0.0/16"), "d"), (n("fd00::/8"), "e")]);
+        let set =
+            CidrSet::new([(n("10.0.0.0/8"), "a"), (n("10.244.0.0/16"), "b"), (n("10.244.3.0/24"), "c"), (n("192.168.0.0/16"), "d"), (n("fd00::/8"), "e")]);
         let names = |q: &str| set.overlapping(&n(q)).iter().map(|e| e.1).collect::<Vec<_>>();
         assert_eq!(names("10.244.3.7/32"), vec!["a", "b", "c"]);
         assert_eq!(names("10.244.0.0/14"), vec!["a", "b", "c"]);

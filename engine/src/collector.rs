@@ -19,7 +19,7 @@ use crate::store::{FactSet, FactStore};
 #[derive(Debug)]
 pub enum Collection {
     /// The source's facts, replacing what it provided before.
-    Facts(FactSet),
+    Facts(Box<FactSet>),
     /// The source does not exist here (no IPVS, no etcd configured, not installed); the reason.
     NoData(String),
 }
@@ -37,12 +37,19 @@ pub trait Collector: Send + Sync {
 /// Records one collection's outcome in the store: facts replace the collector's previous
 /// ones; an error keeps them and marks the collector down. `now` is Unix seconds,
 /// `duration` the time the collection took.
-pub fn record(store: &mut FactStore, name: &str, outcome: Result<Collection, Error>, now: i64, duration: f64, stale_after_seconds: Option<i64>) -> CollectorStatus {
+pub fn record(
+    store: &mut FactStore,
+    name: &str,
+    outcome: Result<Collection, Error>,
+    now: i64,
+    duration: f64,
+    stale_after_seconds: Option<i64>,
+) -> CollectorStatus {
     let previous = store.collectors().find(|c| c.name == name).cloned();
     let mut status = CollectorStatus { name: name.to_string(), duration_seconds: duration, stale_after_seconds, ..Default::default() };
     match outcome {
         Ok(Collection::Facts(set)) => {
-            store.replace(name, set);
+            store.replace(name, *set);
             status.up = true;
             status.last_success = Some(now);
         }
@@ -71,14 +78,16 @@ mod tests {
 
     fn sysctl_set(v: &str) -> FactSet {
         let mut s = FactSet::new();
-        s.set_host("n1", FactKind::Sysctl, |h| h.sysctl = Fact::present(Source::live("sysctl", 1), [("net.ipv4.ip_forward".to_string(), v.to_string())].into()));
+        s.set_host("n1", FactKind::Sysctl, |h| {
+            h.sysctl = Fact::present(Source::live("sysctl", 1), [("net.ipv4.ip_forward".to_string(), v.to_string())].into())
+        });
         s
     }
 
     #[test]
     fn a_failure_keeps_the_last_good_facts_marked_stale() {
         let mut store = FactStore::new();
-        let st = record(&mut store, "sysctl", Ok(Collection::Facts(sysctl_set("1"))), 100, 0.1, None);
+        let st = record(&mut store, "sysctl", Ok(Collection::Facts(Box::new(sysctl_set("1")))), 100, 0.1, None);
         assert!(st.up && st.last_success == Some(100));
         let st = record(&mut store, "sysctl", Err(Error::Collect { collector: "sysctl".into(), message: "permission denied".into() }), 200, 0.1, None);
         assert!(!st.up);
@@ -87,7 +96,7 @@ mod tests {
         let t = g.host_index("n1").unwrap();
         let src = g.host_facts(t).unwrap().sysctl.source().unwrap().clone();
         assert!(g.stale(&src).unwrap().contains("permission denied"));
-        record(&mut store, "sysctl", Ok(Collection::Facts(sysctl_set("0"))), 300, 0.1, None);
+        record(&mut store, "sysctl", Ok(Collection::Facts(Box::new(sysctl_set("0")))), 300, 0.1, None);
         let g = store.snapshot(&Default::default());
         let t = g.host_index("n1").unwrap();
         let h = g.host_facts(t).unwrap();

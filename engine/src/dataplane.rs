@@ -285,7 +285,9 @@ impl Graph {
             for (i, vs) in vss.iter().enumerate() {
                 let mut e = IpvsEntry { vs: i, role: VsRole::Unknown, service: None, port_name: None };
                 if let (Some(addr), IpvsProto::L4(proto)) = (vs.addr, vs.protocol) {
-                    let by_ip = self.service_by_ip(addr).and_then(|si| self.services[si].ports.iter().find(|p| p.port == vs.port && p.protocol == proto).map(|p| (si, p.name.clone())));
+                    let by_ip = self
+                        .service_by_ip(addr)
+                        .and_then(|si| self.services[si].ports.iter().find(|p| p.port == vs.port && p.protocol == proto).map(|p| (si, p.name.clone())));
                     if let Some((si, pn)) = by_ip {
                         e.role = VsRole::ClusterIp;
                         e.service = Some(si);
@@ -419,7 +421,9 @@ impl Graph {
             }
             if e.role == VsRole::NodePort && extra.is_empty() {
                 let name = self.host_name(t);
-                let local = local_pod_ips.get_or_insert_with(|| self.pods_on(name).iter().map(|i| &self.pods[*i]).filter(|p| !p.host_network).flat_map(|p| p.ips.iter().copied()).collect());
+                let local = local_pod_ips.get_or_insert_with(|| {
+                    self.pods_on(name).iter().map(|i| &self.pods[*i]).filter(|p| !p.host_network).flat_map(|p| p.ips.iter().copied()).collect()
+                });
                 if ready.iter().filter(|a| local.contains(a)).count() == rs.len() {
                     continue;
                 }
@@ -529,7 +533,10 @@ impl Graph {
     pub fn flannel_device(&self, t: usize) -> Option<&Link> {
         let links = self.host_facts(t)?.links.get()?;
         let want = format!("flannel.{}", self.flannel_vni());
-        links.iter().find(|l| l.name == want).or_else(|| links.iter().find(|l| l.name.strip_prefix("flannel.").is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))))
+        links
+            .iter()
+            .find(|l| l.name == want)
+            .or_else(|| links.iter().find(|l| l.name.strip_prefix("flannel.").is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))))
     }
 
     /// Why a host runs flannel (catalogue convention), or `None`.
@@ -540,7 +547,11 @@ impl Graph {
         if let Some(l) = self.flannel_device(t) {
             return Some(format!("has device {}", l.name));
         }
-        self.pods_on(self.host_name(t)).iter().map(|i| &self.pods[*i]).find(|p| is_flannel_pod(p)).map(|p| format!("runs flannel pod {}/{}", p.namespace, p.name))
+        self.pods_on(self.host_name(t))
+            .iter()
+            .map(|i| &self.pods[*i])
+            .find(|p| is_flannel_pod(p))
+            .map(|p| format!("runs flannel pod {}/{}", p.namespace, p.name))
     }
 
     /// The route flannel programs on host `t` for a peer's lease, and whether it is there.
@@ -559,7 +570,8 @@ impl Graph {
             "vxlan" => {
                 let base = l.subnet.network();
                 let ok = exact.iter().find(|r| {
-                    r.kind == RouteType::UNICAST && ((r.gateway == Some(base) && r.dev.as_deref() == Some(dev.as_str())) || (l.public_ip.is_some() && r.gateway == l.public_ip))
+                    r.kind == RouteType::UNICAST
+                        && ((r.gateway == Some(base) && r.dev.as_deref() == Some(dev.as_str())) || (l.public_ip.is_some() && r.gateway == l.public_ip))
                 });
                 (format!("{} via {base} dev {dev} onlink", l.subnet), true, ok.copied())
             }
@@ -759,7 +771,10 @@ impl Graph {
         let addrs = host.addrs.get().map(Vec::as_slice).unwrap_or(&[]);
         let is_host_if = |dev: &str| dev != "lo" && !self.is_cni_interface(dev);
         if let Some(gw) = r.gateway {
-            if let Some(a) = addrs.iter().find(|a| is_host_if(&a.dev) && a.scope != RouteScope::HOST && a.network().contains(&gw) && a.prefix_len < a.network().max_prefix_len()) {
+            if let Some(a) = addrs
+                .iter()
+                .find(|a| is_host_if(&a.dev) && a.scope != RouteScope::HOST && a.network().contains(&gw) && a.prefix_len < a.network().max_prefix_len())
+            {
                 return Some(a.dev.clone());
             }
         }

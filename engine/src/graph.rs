@@ -165,8 +165,24 @@ pub enum PodResolv {
 /// Interface names owned by a CNI or kube-proxy, never host network
 /// (catalogue conventions). A trailing `*` is a prefix match.
 pub const CNI_INTERFACES: &[&str] = &[
-    "cni0", "docker0", "cbr0", "flannel.*", "flannel-wg*", "cali*", "tunl0", "vxlan.calico", "wireguard.cali", "cilium_*", "lxc*", "kube-bridge",
-    "kube-dummy-if", "kube-ipvs0", "nodelocaldns", "weave", "vxlan-*", "veth*",
+    "cni0",
+    "docker0",
+    "cbr0",
+    "flannel.*",
+    "flannel-wg*",
+    "cali*",
+    "tunl0",
+    "vxlan.calico",
+    "wireguard.cali",
+    "cilium_*",
+    "lxc*",
+    "kube-bridge",
+    "kube-dummy-if",
+    "kube-ipvs0",
+    "nodelocaldns",
+    "weave",
+    "vxlan-*",
+    "veth*",
 ];
 
 pub(crate) fn name_matches(pattern: &str, name: &str) -> bool {
@@ -336,7 +352,8 @@ impl Graph {
         for e in endpoint_sets.values() {
             let key = (e.namespace.clone(), e.service.clone());
             let into = if e.slice { &mut merged } else { &mut from_v1 };
-            let m = into.entry(key).or_insert_with(|| ServiceEndpoints { source_kind: if e.slice { "EndpointSlice" } else { "Endpoints" }, ..Default::default() });
+            let m =
+                into.entry(key).or_insert_with(|| ServiceEndpoints { source_kind: if e.slice { "EndpointSlice" } else { "Endpoints" }, ..Default::default() });
             m.ready.extend(&e.ready);
             m.not_ready.extend(&e.not_ready);
             for p in &e.ports {
@@ -416,7 +433,13 @@ impl Graph {
                     return Some(LeaseOwner { host, via: via.clone() });
                 }
                 let host = *self.host_by_addr.get(&ip)?.first()?;
-                let dev = self.hosts[host].facts.as_ref().and_then(|h| h.addrs.get()).and_then(|a| a.iter().find(|a| a.local == ip)).map(|a| a.dev.clone()).unwrap_or_default();
+                let dev = self.hosts[host]
+                    .facts
+                    .as_ref()
+                    .and_then(|h| h.addrs.get())
+                    .and_then(|a| a.iter().find(|a| a.local == ip))
+                    .map(|a| a.dev.clone())
+                    .unwrap_or_default();
                 Some(LeaseOwner { host, via: format!("host {} has {ip} on {dev} (not a registered Node)", self.hosts[host].name) })
             });
             if let Some(o) = &owner {
@@ -778,9 +801,13 @@ impl Graph {
                 out.push((l.name.clone(), format!("bridge {} has veth ports {}", l.name, ps.join(", "))));
                 continue;
             }
-            let in_subnet = host.addrs.get().into_iter().flatten().filter(|a| a.dev == l.name).find_map(|a| {
-                subnets.iter().find(|(s, _)| s.contains(&a.local)).map(|(s, src)| (a.cidr(), *s, src.clone()))
-            });
+            let in_subnet = host
+                .addrs
+                .get()
+                .into_iter()
+                .flatten()
+                .filter(|a| a.dev == l.name)
+                .find_map(|a| subnets.iter().find(|(s, _)| s.contains(&a.local)).map(|(s, src)| (a.cidr(), *s, src.clone())));
             if let Some((addr, subnet, src)) = in_subnet {
                 out.push((l.name.clone(), format!("bridge {} address {addr} lies in pod subnet {subnet} ({src})", l.name)));
             }

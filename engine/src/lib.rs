@@ -9,6 +9,7 @@
 
 pub mod cidr;
 pub mod collector;
+pub mod config;
 pub mod dataplane;
 pub mod error;
 pub mod finding;
@@ -16,18 +17,17 @@ pub mod graph;
 pub mod kind;
 pub mod model;
 pub mod net;
+pub mod pipeline;
 pub mod route;
+pub mod runtime;
 pub mod source;
 pub mod store;
 pub mod time;
-pub mod config;
-pub mod pipeline;
-pub mod runtime;
 
 pub use error::Error;
 pub use finding::{Finding, Related, Report, Severity, Skip, Subject};
 pub use graph::{Graph, GraphOptions};
 pub use kind::FactKind;
+pub use runtime::{Explanation, Limits, Rule, RuleSet, Runtime};
 pub use source::{Fact, Source, SourceError};
 pub use store::{FactSet, FactStore, Object};
-pub use runtime::{Explanation, Limits, Rule, RuleSet, Runtime};

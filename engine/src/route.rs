@@ -287,7 +287,15 @@ mod tests {
     #[test]
     fn rule_actions_drop() {
         let routes = vec![r(RouteType::UNICAST, "0.0.0.0/0", Table::MAIN, 0)];
-        let rules = vec![IpRule { priority: 5, src: None, dst: None, action: RuleAction::Drop(RouteType::PROHIBIT), has_other_selector: false, not: false, text: String::new() }];
+        let rules = vec![IpRule {
+            priority: 5,
+            src: None,
+            dst: None,
+            action: RuleAction::Drop(RouteType::PROHIBIT),
+            has_other_selector: false,
+            not: false,
+            text: String::new(),
+        }];
         let l = lookup(&[&routes], Some(&rules), ip("10.96.0.1"));
         assert!(!l.routable);
         assert_eq!(l.kind, "prohibit");

@@ -36,7 +36,17 @@ fn lease(subnet: &str, public_ip: &str) -> FlannelLease {
 }
 
 fn link(ifindex: u32, name: &str, kind: &str, master: Option<&str>) -> Link {
-    Link { ifindex, name: name.into(), kind: kind.into(), mtu: 1500, mac: None, master: master.map(str::to_string), operstate: "UP".into(), flags: vec![], vxlan: None }
+    Link {
+        ifindex,
+        name: name.into(),
+        kind: kind.into(),
+        mtu: 1500,
+        mac: None,
+        master: master.map(str::to_string),
+        operstate: "UP".into(),
+        flags: vec![],
+        vxlan: None,
+    }
 }
 
 fn addr(dev: &str, cidr: &str) -> Addr {
@@ -79,7 +89,12 @@ fn kube_subnet_mgr_leases_come_from_node_annotations() {
     let mut s = FactSet::new();
     s.collected(FactKind::Nodes, src("cluster/nodes.json"));
     let mut n = node("n1", "192.168.56.11", "10.244.1.0/24");
-    n.flannel = Some(FlannelAnnotations { public_ip: Some(ip("192.168.56.11")), backend_type: Some("vxlan".into()), vtep_mac: Some("aa:bb:cc:dd:ee:01".parse().unwrap()), kube_subnet_manager: true });
+    n.flannel = Some(FlannelAnnotations {
+        public_ip: Some(ip("192.168.56.11")),
+        backend_type: Some("vxlan".into()),
+        vtep_mac: Some("aa:bb:cc:dd:ee:01".parse().unwrap()),
+        kube_subnet_manager: true,
+    });
     s.apply(Object::Node(n));
     let g = build(s);
     assert_eq!(g.leases().len(), 1);
@@ -97,11 +112,21 @@ fn pod_bridges_have_veth_ports_or_a_pod_subnet_address() {
     s.set_host("n1", FactKind::Links, |h| {
         h.links = Fact::present(
             src("nodes/n1/ip-link.json"),
-            vec![link(1, "eth0", "", None), link(2, "cni0", "bridge", None), link(3, "vethabc", "veth", Some("cni0")), link(4, "docker0", "bridge", None), link(5, "br-idle", "bridge", None), link(6, "kube-ipvs0", "bridge", None)],
+            vec![
+                link(1, "eth0", "", None),
+                link(2, "cni0", "bridge", None),
+                link(3, "vethabc", "veth", Some("cni0")),
+                link(4, "docker0", "bridge", None),
+                link(5, "br-idle", "bridge", None),
+                link(6, "kube-ipvs0", "bridge", None),
+            ],
         )
     });
     s.set_host("n1", FactKind::Addrs, |h| {
-        h.addrs = Fact::present(src("nodes/n1/ip-addr.json"), vec![addr("eth0", "192.168.56.11/24"), addr("docker0", "172.17.0.1/16"), addr("br-idle", "10.244.1.200/24")])
+        h.addrs = Fact::present(
+            src("nodes/n1/ip-addr.json"),
+            vec![addr("eth0", "192.168.56.11/24"), addr("docker0", "172.17.0.1/16"), addr("br-idle", "10.244.1.200/24")],
+        )
     });
     let g = build(s);
     let t = g.host_index("n1").unwrap();
@@ -116,7 +141,10 @@ fn host_networks_skip_cni_interfaces_and_add_the_internal_ip() {
     s.collected(FactKind::Nodes, src("cluster/nodes.json"));
     s.apply(Object::Node(node("n1", "10.0.0.5", "10.244.1.0/24")));
     s.set_host("n1", FactKind::Addrs, |h| {
-        h.addrs = Fact::present(src("nodes/n1/ip-addr.json"), vec![addr("lo", "127.0.0.1/8"), addr("eth0", "192.168.56.11/24"), addr("cni0", "10.244.1.1/24"), addr("flannel.1", "10.244.1.0/32")])
+        h.addrs = Fact::present(
+            src("nodes/n1/ip-addr.json"),
+            vec![addr("lo", "127.0.0.1/8"), addr("eth0", "192.168.56.11/24"), addr("cni0", "10.244.1.1/24"), addr("flannel.1", "10.244.1.0/32")],
+        )
     });
     let g = build(s);
     let nets: Vec<IpNet> = g.host_networks(g.host_index("n1").unwrap()).into_iter().map(|(n, _)| n).collect();
@@ -130,9 +158,13 @@ fn pods_get_the_kubelet_resolv_conf_else_the_configured_else_the_host_one() {
     s.set_host("a", FactKind::ResolvConf, |h| h.resolv_conf = Fact::present(src("nodes/a/resolv.conf"), ns("127.0.0.53")));
     s.set_host("a", FactKind::KubeletResolvConf, |h| h.kubelet_resolv_conf = Fact::present(src("nodes/a/kubelet-resolv.conf"), ns("10.0.0.2")));
     s.set_host("b", FactKind::ResolvConf, |h| h.resolv_conf = Fact::present(src("nodes/b/resolv.conf"), ns("127.0.0.53")));
-    s.set_host("b", FactKind::KubeletConfig, |h| h.kubelet_config = Fact::present(src("nodes/b/kubelet-config.yaml"), KubeletResolv { resolv_conf: Some("/run/systemd/resolve/resolv.conf".into()) }));
+    s.set_host("b", FactKind::KubeletConfig, |h| {
+        h.kubelet_config = Fact::present(src("nodes/b/kubelet-config.yaml"), KubeletResolv { resolv_conf: Some("/run/systemd/resolve/resolv.conf".into()) })
+    });
     s.set_host("c", FactKind::ResolvConf, |h| h.resolv_conf = Fact::present(src("nodes/c/resolv.conf"), ns("127.0.0.53")));
-    s.set_host("d", FactKind::ResolvConf, |h| h.resolv_conf = Fact::Broken { source: src("nodes/d/resolv.conf"), error: "line 2: nameserver: expected an IP address".into() });
+    s.set_host("d", FactKind::ResolvConf, |h| {
+        h.resolv_conf = Fact::Broken { source: src("nodes/d/resolv.conf"), error: "line 2: nameserver: expected an IP address".into() }
+    });
     let g = build(s);
     let get = |n: &str| g.pod_resolv_conf(g.host_index(n).unwrap());
     match get("a") {

@@ -79,7 +79,10 @@ fn metadata_is_validated() {
     let rt = Runtime::default();
     let e = rt.compile("x.rhai", "const RULE = #{ id: \"x\", severity: \"loud\", summary: \"s\", remediation: \"r\" };\nfn evaluate(g) {}\n").err().unwrap();
     assert!(e.message.contains("severity must be info, warning or critical"), "{}", e.message);
-    let e = rt.compile("x.rhai", "const RULE = #{ id: \"x\", severity: \"info\", summary: \"s\", remediation: \"r\", colour: \"red\" };\nfn evaluate(g) {}\n").err().unwrap();
+    let e = rt
+        .compile("x.rhai", "const RULE = #{ id: \"x\", severity: \"info\", summary: \"s\", remediation: \"r\", colour: \"red\" };\nfn evaluate(g) {}\n")
+        .err()
+        .unwrap();
     assert!(e.message.contains("unknown field `colour`"), "{}", e.message);
     let e = rt.compile("x.rhai", "const RULE = #{ id: \"x\", severity: \"info\", summary: \"s\", remediation: \"r\" };\n").err().unwrap();
     assert!(e.message.contains("no `fn evaluate(g)`"), "{}", e.message);

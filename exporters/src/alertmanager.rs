@@ -81,9 +81,7 @@ impl Config {
     /// The delay before retry number `failures` (1 = after the first failure).
     pub fn backoff(&self, failures: u32) -> Duration {
         let factor = 2u32.saturating_pow(failures.saturating_sub(1));
-        self.backoff_initial
-            .saturating_mul(factor)
-            .min(self.backoff_max)
+        self.backoff_initial.saturating_mul(factor).min(self.backoff_max)
     }
 }
 
@@ -119,29 +117,15 @@ impl Pusher {
     /// Alertmanager on the current tokio runtime (panics outside one, as
     /// `tokio::spawn` does).
     pub fn start(cfg: Config) -> Result<Pusher, Error> {
-        let endpoints = cfg
-            .urls
-            .iter()
-            .map(|u| endpoint(u))
-            .collect::<Result<Vec<_>, _>>()?;
+        let endpoints = cfg.urls.iter().map(|u| endpoint(u)).collect::<Result<Vec<_>, _>>()?;
         let client = Client::builder(TokioExecutor::new()).build_http();
         let (tx, rx) = watch::channel(None);
         let cfg = Arc::new(cfg);
         let mut status = Vec::new();
         let mut tasks = Vec::new();
         for endpoint in endpoints {
-            let st = Arc::new(Mutex::new(TargetStatus {
-                url: endpoint.to_string(),
-                ..TargetStatus::default()
-            }));
-            let queue = Queue {
-                endpoint,
-                client: client.clone(),
-                cfg: cfg.clone(),
-                status: st.clone(),
-                firing: BTreeMap::new(),
-                resolved: BTreeMap::new(),
-            };
+            let st = Arc::new(Mutex::new(TargetStatus { url: endpoint.to_string(), ..TargetStatus::default() }));
+            let queue = Queue { endpoint, client: client.clone(), cfg: cfg.clone(), status: st.clone(), firing: BTreeMap::new(), resolved: BTreeMap::new() };
             tasks.push(tokio::spawn(queue.run(rx.clone())));
             status.push(st);
         }
@@ -157,10 +141,7 @@ impl Pusher {
 
     /// Each queue's state, in the order of `Config::urls`.
     pub fn status(&self) -> Vec<TargetStatus> {
-        self.status
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            .collect()
+        self.status.iter().map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone()).collect()
     }
 }
 
@@ -174,20 +155,11 @@ impl Drop for Pusher {
 
 /// `<base>/api/v2/alerts` of an `--alertmanager` URL.
 fn endpoint(url: &str) -> Result<Uri, Error> {
-    let refuse = |reason: &str| Error::AlertmanagerUrl {
-        url: url.to_string(),
-        reason: reason.to_string(),
-    };
-    let uri: Uri = url
-        .parse()
-        .map_err(|e: hyper::http::uri::InvalidUri| refuse(&e.to_string()))?;
+    let refuse = |reason: &str| Error::AlertmanagerUrl { url: url.to_string(), reason: reason.to_string() };
+    let uri: Uri = url.parse().map_err(|e: hyper::http::uri::InvalidUri| refuse(&e.to_string()))?;
     match uri.scheme_str() {
         Some("http") => {}
-        Some("https") => {
-            return Err(refuse(
-                "https is not supported yet: use the plain-HTTP address (the in-cluster Service)",
-            ))
-        }
+        Some("https") => return Err(refuse("https is not supported yet: use the plain-HTTP address (the in-cluster Service)")),
         _ => return Err(refuse("expected http://HOST:PORT[/PREFIX]")),
     }
     let Some(authority) = uri.authority() else {
@@ -196,12 +168,7 @@ fn endpoint(url: &str) -> Result<Uri, Error> {
     if uri.query().is_some() {
         return Err(refuse("a query string is not expected"));
     }
-    format!(
-        "http://{authority}{}/api/v2/alerts",
-        uri.path().trim_end_matches('/')
-    )
-    .parse()
-    .map_err(|e: hyper::http::uri::InvalidUri| refuse(&e.to_string()))
+    format!("http://{authority}{}/api/v2/alerts", uri.path().trim_end_matches('/')).parse().map_err(|e: hyper::http::uri::InvalidUri| refuse(&e.to_string()))
 }
 
 /// One alert as netdoctor tracks it; [`Alert::to_json`] is the PostableAlert.
@@ -215,32 +182,16 @@ struct Alert {
 }
 
 impl Alert {
-    fn new(
-        f: &Finding,
-        since: SystemTime,
-        ends_at: SystemTime,
-        external_url: Option<&str>,
-    ) -> Alert {
-        let mut labels: BTreeMap<&'static str, String> = FINDING_LABELS
-            .into_iter()
-            .zip(finding_labels(f))
-            .filter(|(_, v)| !v.is_empty())
-            .collect();
+    fn new(f: &Finding, since: SystemTime, ends_at: SystemTime, external_url: Option<&str>) -> Alert {
+        let mut labels: BTreeMap<&'static str, String> = FINDING_LABELS.into_iter().zip(finding_labels(f)).filter(|(_, v)| !v.is_empty()).collect();
         // Any id the rule loader admits has a name, except one of dashes only: it keeps its id.
-        labels.insert(
-            "alertname",
-            alert_name(&f.rule).unwrap_or_else(|_| f.rule.clone()),
-        );
+        labels.insert("alertname", alert_name(&f.rule).unwrap_or_else(|_| f.rule.clone()));
         Alert {
             labels,
-            annotations: BTreeMap::from([
-                ("summary", f.summary.clone()),
-                ("remediation", f.remediation.clone()),
-            ]),
+            annotations: BTreeMap::from([("summary", f.summary.clone()), ("remediation", f.remediation.clone())]),
             starts_at: since,
             ends_at,
-            generator_url: external_url
-                .map(|u| format!("{}/#{}", u.trim_end_matches('/'), anchor(f))),
+            generator_url: external_url.map(|u| format!("{}/#{}", u.trim_end_matches('/'), anchor(f))),
         }
     }
 
@@ -329,69 +280,38 @@ impl Queue {
         }
         self.resolved.retain(|key, _| !firing.contains_key(key));
         self.firing = firing;
-        let excess = self
-            .resolved
-            .len()
-            .saturating_sub(self.cfg.max_pending_resolutions);
+        let excess = self.resolved.len().saturating_sub(self.cfg.max_pending_resolutions);
         if excess > 0 {
-            let mut by_age: Vec<(SystemTime, Key)> = self
-                .resolved
-                .iter()
-                .map(|(k, a)| (a.ends_at, k.clone()))
-                .collect();
+            let mut by_age: Vec<(SystemTime, Key)> = self.resolved.iter().map(|(k, a)| (a.ends_at, k.clone())).collect();
             by_age.sort();
             for (_, key) in by_age.into_iter().take(excess) {
                 self.resolved.remove(&key);
             }
-            self.status
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .dropped_resolutions += excess as u64;
+            self.status.lock().unwrap_or_else(|p| p.into_inner()).dropped_resolutions += excess as u64;
         }
     }
 
     /// Posts every firing alert and every pending resolution in one request.
     async fn post(&self) -> Result<(), Error> {
-        let batch: Vec<serde_json::Value> = self
-            .firing
-            .values()
-            .chain(self.resolved.values())
-            .map(Alert::to_json)
-            .collect();
-        let fail = |reason: String| Error::Push {
-            url: self.endpoint.to_string(),
-            reason,
-        };
+        let batch: Vec<serde_json::Value> = self.firing.values().chain(self.resolved.values()).map(Alert::to_json).collect();
+        let fail = |reason: String| Error::Push { url: self.endpoint.to_string(), reason };
         let body = serde_json::to_vec(&batch).map_err(|e| fail(e.to_string()))?;
         let req = Request::post(self.endpoint.clone())
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| fail(e.to_string()))?;
         let exchange = async {
-            let resp = self
-                .client
-                .request(req)
-                .await
-                .map_err(|e| fail(format!("{e}: {}", source_chain(&e))))?;
+            let resp = self.client.request(req).await.map_err(|e| fail(format!("{e}: {}", source_chain(&e))))?;
             let status = resp.status();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| fail(format!("reading the answer: {e}")))?
-                .to_bytes();
+            let body = resp.into_body().collect().await.map_err(|e| fail(format!("reading the answer: {e}")))?.to_bytes();
             if status.is_success() {
                 Ok(())
             } else {
-                let text = String::from_utf8_lossy(&body[..body.len().min(300)])
-                    .trim()
-                    .to_string();
+                let text = String::from_utf8_lossy(&body[..body.len().min(300)]).trim().to_string();
                 Err(fail(format!("{status}: {text}")))
             }
         };
-        tokio::time::timeout(self.cfg.timeout, exchange)
-            .await
-            .map_err(|_| fail(format!("no answer within {:?}", self.cfg.timeout)))?
+        tokio::time::timeout(self.cfg.timeout, exchange).await.map_err(|_| fail(format!("no answer within {:?}", self.cfg.timeout)))?
     }
 
     /// Updates the shared status; `result` is that of a post just made.
@@ -453,26 +373,10 @@ mod tests {
 
     #[test]
     fn endpoints_append_the_api_path() {
-        assert_eq!(
-            endpoint("http://am:9093").unwrap().to_string(),
-            "http://am:9093/api/v2/alerts"
-        );
-        assert_eq!(
-            endpoint("http://am:9093/alertmanager/")
-                .unwrap()
-                .to_string(),
-            "http://am:9093/alertmanager/api/v2/alerts"
-        );
-        for bad in [
-            "https://am:9093",
-            "am:9093",
-            "http://am:9093/?x=1",
-            "not a url",
-        ] {
-            assert!(
-                matches!(endpoint(bad), Err(Error::AlertmanagerUrl { .. })),
-                "{bad}"
-            );
+        assert_eq!(endpoint("http://am:9093").unwrap().to_string(), "http://am:9093/api/v2/alerts");
+        assert_eq!(endpoint("http://am:9093/alertmanager/").unwrap().to_string(), "http://am:9093/alertmanager/api/v2/alerts");
+        for bad in ["https://am:9093", "am:9093", "http://am:9093/?x=1", "not a url"] {
+            assert!(matches!(endpoint(bad), Err(Error::AlertmanagerUrl { .. })), "{bad}");
         }
     }
 
@@ -497,10 +401,7 @@ mod tests {
         assert_eq!(v["annotations"]["remediation"], "fix it");
         assert_eq!(v["startsAt"], "1970-01-01T00:00:01.000Z");
         assert_eq!(v["endsAt"], "1970-01-01T00:01:40.000Z");
-        assert_eq!(
-            v["generatorURL"],
-            format!("http://netdoctor:9090/#{}", anchor(&finding("n1")))
-        );
+        assert_eq!(v["generatorURL"], format!("http://netdoctor:9090/#{}", anchor(&finding("n1"))));
     }
 
     #[test]
@@ -513,11 +414,7 @@ mod tests {
         assert_eq!((q.firing.len(), q.resolved.len()), (3, 1));
         assert!(q.resolved.values().all(|a| a.ends_at == t(20)));
         q.apply(&evaluation(30, &["a", "d"]));
-        assert_eq!(
-            (q.firing.len(), q.resolved.len()),
-            (2, 2),
-            "d fires again, b and c resolve"
-        );
+        assert_eq!((q.firing.len(), q.resolved.len()), (2, 2), "d fires again, b and c resolve");
         q.apply(&evaluation(40, &[]));
         assert_eq!(q.resolved.len(), 2, "capped at 2");
         let names: Vec<&str> = q.resolved.keys().map(|k| k["name"].as_str()).collect();

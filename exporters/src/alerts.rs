@@ -82,15 +82,8 @@ pub struct Metadata {
 
 /// The alert name of a rule id: `service-ip-unroutable` → `NetdoctorServiceIpUnroutable`.
 pub fn alert_name(rule_id: &str) -> Result<String, Error> {
-    let parts: Vec<&str> = rule_id
-        .split(['-', '_'])
-        .filter(|p| !p.is_empty())
-        .collect();
-    if parts.is_empty()
-        || !parts
-            .iter()
-            .all(|p| p.chars().all(|c| c.is_ascii_alphanumeric()))
-    {
+    let parts: Vec<&str> = rule_id.split(['-', '_']).filter(|p| !p.is_empty()).collect();
+    if parts.is_empty() || !parts.iter().all(|p| p.chars().all(|c| c.is_ascii_alphanumeric())) {
         return Err(Error::RuleId(rule_id.to_string()));
     }
     let mut name = String::from("Netdoctor");
@@ -124,24 +117,12 @@ fn literal(text: &str) -> String {
 /// The alerting rule of one netdoctor rule.
 pub fn alerting_rule(rule: &RuleInfo) -> Result<AlertingRule, Error> {
     let selector = rule.id.replace('\\', "\\\\").replace('"', "\\\"");
-    let expr = format!(
-        "max by ({}) (netdoctor_finding{{rule=\"{selector}\"}}) > 0",
-        FINDING_LABELS.join(", ")
-    );
+    let expr = format!("max by ({}) (netdoctor_finding{{rule=\"{selector}\"}}) > 0", FINDING_LABELS.join(", "));
     let mut annotations = BTreeMap::from([
-        (
-            "summary".to_string(),
-            format!("{SUBJECT_TEMPLATE}: {}", literal(&rule.summary)),
-        ),
-        (
-            "description".to_string(),
-            literal(&format!("{}\n\nFix: {}", rule.summary, rule.remediation)),
-        ),
+        ("summary".to_string(), format!("{SUBJECT_TEMPLATE}: {}", literal(&rule.summary))),
+        ("description".to_string(), literal(&format!("{}\n\nFix: {}", rule.summary, rule.remediation))),
     ]);
-    let how = format!(
-        "Rule source: {}. `netdoctor eval --explain {}` shows the facts it read and why it fired.",
-        rule.source, rule.id
-    );
+    let how = format!("Rule source: {}. `netdoctor eval --explain {}` shows the facts it read and why it fired.", rule.source, rule.id);
     match rule.docs.as_deref() {
         Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
             annotations.insert("runbook_url".into(), url.to_string());
@@ -165,17 +146,12 @@ pub fn alerting_rule(rule: &RuleInfo) -> Result<AlertingRule, Error> {
 
 /// The `netdoctor` group: one alerting rule per rule, in the order given.
 pub fn group(rules: &[RuleInfo]) -> Result<Group, Error> {
-    Ok(Group {
-        name: "netdoctor".into(),
-        rules: rules.iter().map(alerting_rule).collect::<Result<_, _>>()?,
-    })
+    Ok(Group { name: "netdoctor".into(), rules: rules.iter().map(alerting_rule).collect::<Result<_, _>>()? })
 }
 
 /// The YAML `netdoctor alerts` prints.
 pub fn render(rules: &[RuleInfo], format: Format) -> Result<String, Error> {
-    let file = RuleFile {
-        groups: vec![group(rules)?],
-    };
+    let file = RuleFile { groups: vec![group(rules)?] };
     Ok(match format {
         Format::Rules => serde_yaml::to_string(&file)?,
         Format::PrometheusRule => serde_yaml::to_string(&PrometheusRule {
@@ -184,14 +160,8 @@ pub fn render(rules: &[RuleInfo], format: Format) -> Result<String, Error> {
             metadata: Metadata {
                 name: "netdoctor".into(),
                 labels: BTreeMap::from([
-                    (
-                        "app.kubernetes.io/name".to_string(),
-                        "netdoctor".to_string(),
-                    ),
-                    (
-                        "app.kubernetes.io/component".to_string(),
-                        "alerting-rules".to_string(),
-                    ),
+                    ("app.kubernetes.io/name".to_string(), "netdoctor".to_string()),
+                    ("app.kubernetes.io/component".to_string(), "alerting-rules".to_string()),
                 ]),
             },
             spec: file,
@@ -205,14 +175,8 @@ mod tests {
 
     #[test]
     fn alert_names_are_camel_case() {
-        assert_eq!(
-            alert_name("service-ip-unroutable").unwrap(),
-            "NetdoctorServiceIpUnroutable"
-        );
-        assert_eq!(
-            alert_name("ip_forward-disabled2").unwrap(),
-            "NetdoctorIpForwardDisabled2"
-        );
+        assert_eq!(alert_name("service-ip-unroutable").unwrap(), "NetdoctorServiceIpUnroutable");
+        assert_eq!(alert_name("ip_forward-disabled2").unwrap(), "NetdoctorIpForwardDisabled2");
         // The rule loader admits lowercase letters, digits and dashes anywhere.
         assert_eq!(alert_name("-a--b-").unwrap(), "NetdoctorAB");
         for bad in ["", "-", "a b", "a.b", "é"] {
@@ -228,10 +192,7 @@ mod tests {
     #[test]
     fn formats_parse() {
         assert_eq!(Format::parse("rules"), Some(Format::Rules));
-        assert_eq!(
-            Format::parse("prometheusrule"),
-            Some(Format::PrometheusRule)
-        );
+        assert_eq!(Format::parse("prometheusrule"), Some(Format::PrometheusRule));
         assert_eq!(Format::parse("yaml"), None);
     }
 }

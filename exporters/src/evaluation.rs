@@ -34,10 +34,7 @@ impl RuleInfo {
 
 /// Lowercase hex SHA-256.
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The binary's identity, exported as `netdoctor_build_info`.
@@ -106,22 +103,13 @@ impl Evaluation {
     /// Each finding with the time it was first seen (the evaluation's own time
     /// when `first_seen` is short).
     pub fn findings(&self) -> impl Iterator<Item = (&Finding, SystemTime)> {
-        self.report
-            .findings
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f, self.first_seen.get(i).copied().unwrap_or(self.at)))
+        self.report.findings.iter().enumerate().map(|(i, f)| (f, self.first_seen.get(i).copied().unwrap_or(self.at)))
     }
 
     /// Rules that failed in this evaluation: their findings are the previous
     /// run's, kept (stale) rather than dropped.
     pub fn failed_rules(&self) -> BTreeSet<&str> {
-        self.report
-            .timings
-            .iter()
-            .filter(|(_, _, failed)| *failed)
-            .map(|(id, _, _)| id.as_str())
-            .collect()
+        self.report.timings.iter().filter(|(_, _, failed)| *failed).map(|(id, _, _)| id.as_str()).collect()
     }
 }
 
@@ -165,22 +153,13 @@ mod tests {
     fn first_seen_survives_while_active_and_restarts_after_clearing() {
         let mut fs = FirstSeen::default();
         assert_eq!(fs.stamp(&[finding("r", "a")], t(10)), vec![t(10)]);
-        assert_eq!(
-            fs.stamp(&[finding("r", "a"), finding("r", "b")], t(20)),
-            vec![t(10), t(20)]
-        );
+        assert_eq!(fs.stamp(&[finding("r", "a"), finding("r", "b")], t(20)), vec![t(10), t(20)]);
         assert_eq!(fs.stamp(&[finding("r", "b")], t(30)), vec![t(20)]);
-        assert_eq!(
-            fs.stamp(&[finding("r", "a"), finding("r", "b")], t(40)),
-            vec![t(40), t(20)]
-        );
+        assert_eq!(fs.stamp(&[finding("r", "a"), finding("r", "b")], t(40)), vec![t(40), t(20)]);
     }
 
     #[test]
     fn digest_is_hex_sha256() {
-        assert_eq!(
-            RuleInfo::digest("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(RuleInfo::digest("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

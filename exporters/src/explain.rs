@@ -23,11 +23,7 @@ struct PerSubject {
 /// Renders an explanation; `only` keeps one subject (matched on subject or related party).
 pub fn render(meta: &RuleMeta, ex: &Explanation, only: Option<&str>) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "rule {} ({}) from {}\n  {}",
-        meta.id, meta.severity, meta.source, meta.summary
-    );
+    let _ = writeln!(out, "rule {} ({}) from {}\n  {}", meta.id, meta.severity, meta.source, meta.summary);
     let out_rule = match &ex.result {
         Ok(o) => o,
         Err(e) => {
@@ -44,15 +40,8 @@ pub fn render(meta: &RuleMeta, ex: &Explanation, only: Option<&str>) -> String {
     }
     let mut related_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for f in &out_rule.findings {
-        let k = key(
-            &f.subject.kind,
-            f.subject.namespace.as_deref(),
-            &f.subject.name,
-        );
-        let rel = f
-            .related
-            .as_ref()
-            .map(|r| key(&r.kind, r.namespace.as_deref(), &r.name));
+        let k = key(&f.subject.kind, f.subject.namespace.as_deref(), &f.subject.name);
+        let rel = f.related.as_ref().map(|r| key(&r.kind, r.namespace.as_deref(), &r.name));
         if let Some(r) = &rel {
             related_of.entry(k.clone()).or_default().push(r.clone());
         }
@@ -62,51 +51,31 @@ pub fn render(meta: &RuleMeta, ex: &Explanation, only: Option<&str>) -> String {
         }
         if let Some(obj) = f.evidence.as_object() {
             for (k, v) in obj {
-                let _ = write!(
-                    line,
-                    "\n      evidence {k}: {}",
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string())
-                );
+                let _ = write!(line, "\n      evidence {k}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()));
             }
         }
         subjects.entry(k).or_default().fired.push(line);
     }
     for s in &out_rule.skipped {
-        subjects
-            .entry(key(
-                &s.subject.kind,
-                s.subject.namespace.as_deref(),
-                &s.subject.name,
-            ))
-            .or_default()
-            .skipped
-            .push(s.reason.clone());
+        subjects.entry(key(&s.subject.kind, s.subject.namespace.as_deref(), &s.subject.name)).or_default().skipped.push(s.reason.clone());
     }
     let mut shown = 0;
     for (subject, p) in &subjects {
         if let Some(o) = only {
-            let rel_hit = related_of
-                .get(subject)
-                .is_some_and(|rs| rs.iter().any(|r| r == o));
+            let rel_hit = related_of.get(subject).is_some_and(|rs| rs.iter().any(|r| r == o));
             if subject != o && !rel_hit {
                 continue;
             }
         }
         shown += 1;
         let verdict = if !p.fired.is_empty() {
-            format!(
-                "FIRED ({} finding{})",
-                p.fired.len(),
-                if p.fired.len() == 1 { "" } else { "s" }
-            )
+            format!("FIRED ({} finding{})", p.fired.len(), if p.fired.len() == 1 { "" } else { "s" })
         } else if !p.skipped.is_empty() {
             "SKIPPED".to_string()
         } else {
             "did not fire".to_string()
         };
-        let _ = writeln!(out, "\n{}: {verdict}", crate::report::clean(&subject));
+        let _ = writeln!(out, "\n{}: {verdict}", crate::report::clean(subject));
         for r in &p.reads {
             let _ = writeln!(out, "  read    {}", crate::report::clean(r));
         }

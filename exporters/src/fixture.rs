@@ -16,12 +16,7 @@ pub fn finding(rule: &str, severity: Severity, name: &str) -> Finding {
     Finding {
         rule: rule.into(),
         severity,
-        subject: Subject {
-            kind: "Node".into(),
-            namespace: None,
-            name: name.into(),
-            node: Some(name.into()),
-        },
+        subject: Subject { kind: "Node".into(), namespace: None, name: name.into(), node: Some(name.into()) },
         related: None,
         summary: format!("{name} is broken"),
         evidence: serde_json::json!({ "why": name }),
@@ -32,16 +27,7 @@ pub fn finding(rule: &str, severity: Severity, name: &str) -> Finding {
 /// An evaluation at `t(at)` of `findings` (normalised), each first seen at
 /// `t(100)`, with no rules and no collectors.
 pub fn evaluation(at: u64, findings: Vec<Finding>) -> Evaluation {
-    let mut report = Report {
-        findings,
-        ..Report::default()
-    };
+    let mut report = Report { findings, ..Report::default() };
     report.normalise();
-    Evaluation {
-        at: t(at),
-        first_seen: vec![t(100); report.findings.len()],
-        report,
-        rules: vec![],
-        collectors: vec![],
-    }
+    Evaluation { at: t(at), first_seen: vec![t(100); report.findings.len()], report, rules: vec![], collectors: vec![] }
 }

@@ -7,15 +7,7 @@ use crate::evaluation::sha256_hex;
 use netdoctor_engine::finding::Finding;
 
 /// The label names of `netdoctor_finding`, in the order [`finding_labels`] fills them.
-pub const FINDING_LABELS: [&str; 7] = [
-    "rule",
-    "severity",
-    "kind",
-    "namespace",
-    "name",
-    "node",
-    "related",
-];
+pub const FINDING_LABELS: [&str; 7] = ["rule", "severity", "kind", "namespace", "name", "node", "related"];
 
 /// The values of [`FINDING_LABELS`] for one finding: `namespace` and `node`
 /// empty when absent, `related` as `Kind/namespace/name` or empty.
@@ -34,10 +26,7 @@ pub fn finding_labels(f: &Finding) -> [String; 7] {
 /// A stable HTML id for a finding, from its labels (`f-` and 12 hex digits):
 /// the page's anchor, which the Alertmanager pusher links to.
 pub fn anchor(f: &Finding) -> String {
-    format!(
-        "f-{}",
-        &sha256_hex(finding_labels(f).join("\0").as_bytes())[..12]
-    )
+    format!("f-{}", &sha256_hex(finding_labels(f).join("\0").as_bytes())[..12])
 }
 
 #[cfg(test)]
@@ -48,23 +37,8 @@ mod tests {
     #[test]
     fn absent_parts_are_empty_and_related_is_kind_namespace_name() {
         let mut f = crate::fixture::finding("service-ip-unroutable", Severity::Critical, "admin");
-        f.related = Some(Related {
-            kind: "Service".into(),
-            namespace: Some("default".into()),
-            name: "kubernetes".into(),
-        });
-        assert_eq!(
-            finding_labels(&f),
-            [
-                "service-ip-unroutable",
-                "critical",
-                "Node",
-                "",
-                "admin",
-                "admin",
-                "Service/default/kubernetes"
-            ]
-        );
+        f.related = Some(Related { kind: "Service".into(), namespace: Some("default".into()), name: "kubernetes".into() });
+        assert_eq!(finding_labels(&f), ["service-ip-unroutable", "critical", "Node", "", "admin", "admin", "Service/default/kubernetes"]);
         let before = anchor(&f);
         f.related = None;
         f.subject.node = None;

@@ -23,7 +23,5 @@ pub mod report;
 pub mod time;
 
 pub use error::Error;
-pub use evaluation::{
-    BuildInfo, CollectorStatus, Evaluation, FirstSeen, Problem, ReloadStatus, RuleInfo,
-};
+pub use evaluation::{BuildInfo, CollectorStatus, Evaluation, FirstSeen, Problem, ReloadStatus, RuleInfo};
 pub use report::{json, table};

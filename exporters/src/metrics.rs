@@ -28,10 +28,7 @@ use crate::error::Error;
 use crate::evaluation::{BuildInfo, Evaluation, RuleInfo};
 use crate::labels::{finding_labels, FINDING_LABELS};
 use crate::time::unix_seconds;
-use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
@@ -42,9 +39,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Buckets of `netdoctor_rule_evaluation_duration_seconds`: a rule runs in
 /// well under a millisecond on a small cluster and up to its wall-clock
 /// limit (seconds) on a broken or huge one.
-const DURATION_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const DURATION_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// The metric families, by their interfaces.md name.
 struct Families {
@@ -67,18 +62,24 @@ struct Families {
 
 impl Families {
     fn register(registry: &Registry) -> Result<Families, Error> {
-        fn reg<C: prometheus::core::Collector + Clone + 'static>(
-            r: &Registry,
-            c: C,
-        ) -> Result<C, Error> {
+        fn reg<C: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: C) -> Result<C, Error> {
             r.register(Box::new(c.clone()))?;
             Ok(c)
         }
         let opts = |name: &str, help: &str| Opts::new(name, help);
         let r = registry;
         Ok(Families {
-            finding: reg(r, IntGaugeVec::new(opts("netdoctor_finding", "1 per active finding; related is Kind/namespace/name of the second party or empty."), &FINDING_LABELS)?)?,
-            findings: reg(r, IntGaugeVec::new(opts("netdoctor_findings", "Active findings per rule and severity; 0 for a loaded rule with none."), &["rule", "severity"])?)?,
+            finding: reg(
+                r,
+                IntGaugeVec::new(
+                    opts("netdoctor_finding", "1 per active finding; related is Kind/namespace/name of the second party or empty."),
+                    &FINDING_LABELS,
+                )?,
+            )?,
+            findings: reg(
+                r,
+                IntGaugeVec::new(opts("netdoctor_findings", "Active findings per rule and severity; 0 for a loaded rule with none."), &["rule", "severity"])?,
+            )?,
             rule_duration: reg(
                 r,
                 HistogramVec::new(
@@ -88,25 +89,49 @@ impl Families {
             )?,
             rule_failures: reg(
                 r,
-                IntCounterVec::new(opts("netdoctor_rule_evaluation_failures_total", "Evaluations in which the rule failed; its previous findings stay exported (stale)."), &["rule"])?,
+                IntCounterVec::new(
+                    opts("netdoctor_rule_evaluation_failures_total", "Evaluations in which the rule failed; its previous findings stay exported (stale)."),
+                    &["rule"],
+                )?,
             )?,
             rules_loaded: reg(r, IntGauge::with_opts(opts("netdoctor_rules_loaded", "Rules currently loaded."))?)?,
             reloads: reg(r, IntCounterVec::new(opts("netdoctor_rules_reloads_total", "Rule and config reloads, by result."), &["result"])?)?,
-            last_reload_successful: reg(r, IntGauge::with_opts(opts("netdoctor_rules_last_reload_successful", "Whether the last rule and config load succeeded (1) or failed (0)."))?)?,
+            last_reload_successful: reg(
+                r,
+                IntGauge::with_opts(opts("netdoctor_rules_last_reload_successful", "Whether the last rule and config load succeeded (1) or failed (0)."))?,
+            )?,
             last_reload_success_timestamp: reg(
                 r,
                 Gauge::with_opts(opts("netdoctor_rules_last_reload_success_timestamp_seconds", "Unix time of the last successful rule and config load."))?,
             )?,
-            rule_info: reg(r, IntGaugeVec::new(opts("netdoctor_rule_info", "1 per loaded rule: its severity, source file and the SHA-256 of its text."), &["rule", "severity", "source", "sha256"])?)?,
+            rule_info: reg(
+                r,
+                IntGaugeVec::new(
+                    opts("netdoctor_rule_info", "1 per loaded rule: its severity, source file and the SHA-256 of its text."),
+                    &["rule", "severity", "source", "sha256"],
+                )?,
+            )?,
             collector_up: reg(r, IntGaugeVec::new(opts("netdoctor_collector_up", "Whether the collector's last run succeeded."), &["collector"])?)?,
-            collector_duration: reg(r, GaugeVec::new(opts("netdoctor_collector_duration_seconds", "How long the collector's last run took."), &["collector"])?)?,
+            collector_duration: reg(
+                r,
+                GaugeVec::new(opts("netdoctor_collector_duration_seconds", "How long the collector's last run took."), &["collector"])?,
+            )?,
             collector_last_success: reg(
                 r,
-                GaugeVec::new(opts("netdoctor_collector_last_success_timestamp_seconds", "Unix time the collector last succeeded; 0 if it never has."), &["collector"])?,
+                GaugeVec::new(
+                    opts("netdoctor_collector_last_success_timestamp_seconds", "Unix time the collector last succeeded; 0 if it never has."),
+                    &["collector"],
+                )?,
             )?,
             facts: reg(r, IntGaugeVec::new(opts("netdoctor_facts", "Facts of each kind in the last evaluation."), &["kind"])?)?,
             evaluations: reg(r, IntCounter::with_opts(opts("netdoctor_evaluations_total", "Evaluations completed."))?)?,
-            build_info: reg(r, IntGaugeVec::new(opts("netdoctor_build_info", "1, labelled with the version and git revision netdoctor was built from."), &["version", "revision"])?)?,
+            build_info: reg(
+                r,
+                IntGaugeVec::new(
+                    opts("netdoctor_build_info", "1, labelled with the version and git revision netdoctor was built from."),
+                    &["version", "revision"],
+                )?,
+            )?,
         })
     }
 }
@@ -132,30 +157,16 @@ pub struct Metrics {
 impl Metrics {
     /// Registers every metric, with `rules` as loaded at `loaded_at` (the
     /// start-up load: successful, not counted as a reload).
-    pub fn new(
-        build: &BuildInfo,
-        rules: &[RuleInfo],
-        loaded_at: SystemTime,
-    ) -> Result<Metrics, Error> {
+    pub fn new(build: &BuildInfo, rules: &[RuleInfo], loaded_at: SystemTime) -> Result<Metrics, Error> {
         let registry = Registry::new();
         let families = Families::register(&registry)?;
-        families
-            .build_info
-            .with_label_values(&[&build.version, &build.revision])
-            .set(1);
+        families.build_info.with_label_values(&[&build.version, &build.revision]).set(1);
         for result in ["success", "failure"] {
             families.reloads.with_label_values(&[result]);
         }
         families.last_reload_successful.set(1);
-        families
-            .last_reload_success_timestamp
-            .set(unix_seconds(loaded_at));
-        let metrics = Metrics {
-            registry,
-            families,
-            state: Mutex::new(State::default()),
-            exposition: RwLock::new(Arc::from("")),
-        };
+        families.last_reload_success_timestamp.set(unix_seconds(loaded_at));
+        let metrics = Metrics { registry, families, state: Mutex::new(State::default()), exposition: RwLock::new(Arc::from("")) };
         {
             let mut state = metrics.lock();
             metrics.load_rules(&mut state, rules);
@@ -166,10 +177,7 @@ impl Metrics {
 
     /// The last rendered text exposition; what `/metrics` serves.
     pub fn exposition(&self) -> Arc<str> {
-        self.exposition
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.exposition.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Updates everything one evaluation says (findings, per-rule durations
@@ -192,15 +200,9 @@ impl Metrics {
         f.collector_duration.reset();
         f.collector_last_success.reset();
         for c in &ev.collectors {
-            f.collector_up
-                .with_label_values(&[&c.name])
-                .set(i64::from(c.up));
-            f.collector_duration
-                .with_label_values(&[&c.name])
-                .set(c.duration_seconds);
-            f.collector_last_success
-                .with_label_values(&[&c.name])
-                .set(c.last_success.map_or(0.0, unix_seconds));
+            f.collector_up.with_label_values(&[&c.name]).set(i64::from(c.up));
+            f.collector_duration.with_label_values(&[&c.name]).set(c.duration_seconds);
+            f.collector_last_success.with_label_values(&[&c.name]).set(c.last_success.map_or(0.0, unix_seconds));
         }
         f.facts.reset();
         if let Some(facts) = ev.report.stats.facts.as_object() {
@@ -216,17 +218,10 @@ impl Metrics {
 
     /// Records a rule and config reload: its result, and the rules loaded
     /// after it (the new set on success, the ones still running on failure).
-    pub fn record_reload(
-        &self,
-        success: bool,
-        at: SystemTime,
-        rules: &[RuleInfo],
-    ) -> Result<Arc<str>, Error> {
+    pub fn record_reload(&self, success: bool, at: SystemTime, rules: &[RuleInfo]) -> Result<Arc<str>, Error> {
         let f = &self.families;
         let mut state = self.lock();
-        f.reloads
-            .with_label_values(&[if success { "success" } else { "failure" }])
-            .inc();
+        f.reloads.with_label_values(&[if success { "success" } else { "failure" }]).inc();
         f.last_reload_successful.set(i64::from(success));
         if success {
             f.last_reload_success_timestamp.set(unix_seconds(at));
@@ -258,26 +253,17 @@ impl Metrics {
     /// Rebuilds the gauges derived from `state`, renders, and swaps the exposition.
     fn publish(&self, state: &State) -> Result<Arc<str>, Error> {
         let f = &self.families;
-        let loaded: BTreeMap<&str, &RuleInfo> =
-            state.rules.iter().map(|r| (r.id.as_str(), r)).collect();
+        let loaded: BTreeMap<&str, &RuleInfo> = state.rules.iter().map(|r| (r.id.as_str(), r)).collect();
         f.rules_loaded.set(state.rules.len() as i64);
         f.rule_info.reset();
         for r in &state.rules {
-            f.rule_info
-                .with_label_values(&[&r.id, r.severity.as_str(), &r.source, &r.sha256])
-                .set(1);
+            f.rule_info.with_label_values(&[&r.id, r.severity.as_str(), &r.source, &r.sha256]).set(1);
         }
         f.finding.reset();
         f.findings.reset();
         let mut counts: BTreeMap<(&str, &str), i64> = BTreeMap::new();
-        for labels in state
-            .findings
-            .iter()
-            .filter(|l| loaded.contains_key(l[0].as_str()))
-        {
-            f.finding
-                .with_label_values(&labels.each_ref().map(String::as_str))
-                .set(1);
+        for labels in state.findings.iter().filter(|l| loaded.contains_key(l[0].as_str())) {
+            f.finding.with_label_values(&labels.each_ref().map(String::as_str)).set(1);
             *counts.entry((&labels[0], &labels[1])).or_default() += 1;
         }
         for r in &state.rules {

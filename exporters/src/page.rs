@@ -36,14 +36,7 @@ pub fn escape(text: &str) -> String {
 pub fn by_severity(ev: &Evaluation) -> Vec<(Severity, Vec<(&Finding, SystemTime)>)> {
     [Severity::Critical, Severity::Warning, Severity::Info]
         .into_iter()
-        .map(|sev| {
-            (
-                sev,
-                ev.findings()
-                    .filter(|(f, _)| f.severity == sev)
-                    .collect::<Vec<_>>(),
-            )
-        })
+        .map(|sev| (sev, ev.findings().filter(|(f, _)| f.severity == sev).collect::<Vec<_>>()))
         .filter(|(_, fs)| !fs.is_empty())
         .collect()
 }
@@ -111,20 +104,8 @@ footer a{color:inherit}
 /// completes), `reload` the last rule load, `now` the time ages count to.
 pub fn render(ev: Option<&Evaluation>, reload: &ReloadStatus, now: SystemTime) -> String {
     let mut out = String::with_capacity(16 * 1024);
-    let counts = |sev: Severity| {
-        ev.map_or(0, |e| {
-            e.report
-                .findings
-                .iter()
-                .filter(|f| f.severity == sev)
-                .count()
-        })
-    };
-    let (crit, warn, info) = (
-        counts(Severity::Critical),
-        counts(Severity::Warning),
-        counts(Severity::Info),
-    );
+    let counts = |sev: Severity| ev.map_or(0, |e| e.report.findings.iter().filter(|f| f.severity == sev).count());
+    let (crit, warn, info) = (counts(Severity::Critical), counts(Severity::Warning), counts(Severity::Info));
     let title = match ev {
         None => "netdoctor: waiting for the first evaluation".to_string(),
         Some(_) if crit + warn + info == 0 => "netdoctor: no findings".to_string(),
@@ -156,30 +137,14 @@ fn when(t: SystemTime, now: SystemTime) -> String {
     format!("{} ({} ago)", display(t), age(since(t, now)))
 }
 
-fn header(
-    out: &mut String,
-    ev: Option<&Evaluation>,
-    [crit, warn, info]: [usize; 3],
-    now: SystemTime,
-) {
+fn header(out: &mut String, ev: Option<&Evaluation>, [crit, warn, info]: [usize; 3], now: SystemTime) {
     out.push_str("<header><div class=\"wrap\">\n<div class=\"brand\">netdoctor</div>\n");
     let total = crit + warn + info;
-    let _ = writeln!(
-        out,
-        "<h1>{}</h1>",
-        if total == 0 {
-            "No findings".to_string()
-        } else {
-            format!("{total} finding{}", if total == 1 { "" } else { "s" })
-        }
-    );
+    let _ = writeln!(out, "<h1>{}</h1>", if total == 0 { "No findings".to_string() } else { format!("{total} finding{}", if total == 1 { "" } else { "s" }) });
     out.push_str("<div class=\"counts\">");
     for (name, n) in [("critical", crit), ("warning", warn), ("info", info)] {
         let on = if n > 0 { " on" } else { "" };
-        let _ = write!(
-            out,
-            "<span class=\"pill {name}{on}\"><b>{n}</b> {name}</span>"
-        );
+        let _ = write!(out, "<span class=\"pill {name}{on}\"><b>{n}</b> {name}</span>");
     }
     out.push_str("</div>\n");
     match ev {
@@ -203,22 +168,14 @@ fn findings(out: &mut String, ev: &Evaluation, now: SystemTime) {
         let (rules, failed) = (ev.rules.len(), ev.failed_rules().len());
         let verdict = match failed {
             0 => format!("All {rules} rules passed in the last evaluation."),
-            n => format!(
-                "{} of {rules} rules passed; {n} failed to run (see Rules below).",
-                rules.saturating_sub(n)
-            ),
+            n => format!("{} of {rules} rules passed; {n} failed to run (see Rules below).", rules.saturating_sub(n)),
         };
         let _ = writeln!(out, "<section class=\"card empty\" id=\"findings\"><div class=\"tick\">✓</div><h2>No findings</h2><p>{verdict}</p></section>");
         return;
     }
     let failed = ev.failed_rules();
     for (sev, fs) in groups {
-        let _ = writeln!(
-            out,
-            "<section id=\"{sev}\"><h2>{} <span class=\"n\">{}</span></h2>",
-            capitalised(sev.as_str()),
-            fs.len()
-        );
+        let _ = writeln!(out, "<section id=\"{sev}\"><h2>{} <span class=\"n\">{}</span></h2>", capitalised(sev.as_str()), fs.len());
         for (f, first_seen) in fs {
             finding(out, f, first_seen, failed.contains(f.rule.as_str()), now);
         }
@@ -228,43 +185,33 @@ fn findings(out: &mut String, ev: &Evaluation, now: SystemTime) {
 
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
-    c.next()
-        .map(|first| first.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
+    c.next().map(|first| first.to_uppercase().chain(c).collect()).unwrap_or_default()
 }
 
 fn finding(out: &mut String, f: &Finding, first_seen: SystemTime, stale: bool, now: SystemTime) {
     let sev = f.severity.as_str();
-    let _ = write!(out, "<article class=\"card finding {sev}\" id=\"{}\">\n<div class=\"top\"><span class=\"sev {sev}\">{sev}</span><code>{}</code>", anchor(f), escape(&f.rule));
+    let _ = write!(
+        out,
+        "<article class=\"card finding {sev}\" id=\"{}\">\n<div class=\"top\"><span class=\"sev {sev}\">{sev}</span><code>{}</code>",
+        anchor(f),
+        escape(&f.rule)
+    );
     if stale {
         out.push_str("<span class=\"stale\" title=\"The rule failed in the last evaluation; this is its previous result\">stale</span>");
     }
-    let _ = writeln!(
-        out,
-        "<span class=\"age\" title=\"first seen {}\">for {}</span></div>",
-        escape(&display(first_seen)),
-        age(since(first_seen, now))
-    );
+    let _ = writeln!(out, "<span class=\"age\" title=\"first seen {}\">for {}</span></div>", escape(&display(first_seen)), age(since(first_seen, now)));
     let s = &f.subject;
     let name = match &s.namespace {
         Some(ns) => format!("{ns}/{}", s.name),
         None => s.name.clone(),
     };
-    let _ = writeln!(
-        out,
-        "<h3><span class=\"kind\">{}</span>{}</h3>",
-        escape(&s.kind),
-        escape(&name)
-    );
+    let _ = writeln!(out, "<h3><span class=\"kind\">{}</span>{}</h3>", escape(&s.kind), escape(&name));
     let mut where_ = Vec::new();
     if let Some(node) = s.node.as_ref().filter(|n| **n != s.name) {
         where_.push(format!("on node {}", escape(node)));
     }
     if let Some(r) = &f.related {
-        let rname = r
-            .namespace
-            .as_ref()
-            .map_or(r.name.clone(), |ns| format!("{ns}/{}", r.name));
+        let rname = r.namespace.as_ref().map_or(r.name.clone(), |ns| format!("{ns}/{}", r.name));
         where_.push(format!("with {} {}", escape(&r.kind), escape(&rname)));
     }
     if !where_.is_empty() {
@@ -273,11 +220,7 @@ fn finding(out: &mut String, f: &Finding, first_seen: SystemTime, stale: bool, n
     let _ = writeln!(out, "<p class=\"summary\">{}</p>", escape(&f.summary));
     evidence(out, &f.evidence);
     if !f.remediation.is_empty() {
-        let _ = writeln!(
-            out,
-            "<p class=\"fix\"><b>Fix</b>{}</p>",
-            with_code(&f.remediation)
-        );
+        let _ = writeln!(out, "<p class=\"fix\"><b>Fix</b>{}</p>", with_code(&f.remediation));
     }
     out.push_str("</article>\n");
 }
@@ -289,17 +232,7 @@ fn with_code(text: &str) -> String {
     if parts.len().is_multiple_of(2) {
         return escape(text);
     }
-    parts
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            if i % 2 == 1 {
-                format!("<code>{}</code>", escape(p))
-            } else {
-                escape(p)
-            }
-        })
-        .collect()
+    parts.iter().enumerate().map(|(i, p)| if i % 2 == 1 { format!("<code>{}</code>", escape(p)) } else { escape(p) }).collect()
 }
 
 /// A string as itself, anything else as compact JSON.
@@ -322,51 +255,26 @@ fn evidence(out: &mut String, evidence: &serde_json::Value) {
             out.push_str("</dl>\n");
         }
         other => {
-            let _ = writeln!(
-                out,
-                "<dl class=\"evidence\"><dt>evidence</dt><dd>{}</dd></dl>",
-                escape(&plain(other))
-            );
+            let _ = writeln!(out, "<dl class=\"evidence\"><dt>evidence</dt><dd>{}</dd></dl>", escape(&plain(other)));
         }
     }
 }
 
 fn rules(out: &mut String, ev: &Evaluation, reload: &ReloadStatus, now: SystemTime) {
-    let _ = writeln!(
-        out,
-        "<section id=\"rules\"><h2>Rules <span class=\"n\">{} loaded</span></h2>",
-        ev.rules.len()
-    );
+    let _ = writeln!(out, "<section id=\"rules\"><h2>Rules <span class=\"n\">{} loaded</span></h2>", ev.rules.len());
     if reload.successful {
-        let _ = writeln!(
-            out,
-            "<div class=\"status ok\">Last load ok, {}</div>",
-            escape(&when(reload.at, now))
-        );
+        let _ = writeln!(out, "<div class=\"status ok\">Last load ok, {}</div>", escape(&when(reload.at, now)));
     } else {
-        let _ = write!(
-            out,
-            "<div class=\"status bad\"><b>Last reload failed</b>, {}; ",
-            escape(&when(reload.at, now))
-        );
+        let _ = write!(out, "<div class=\"status bad\"><b>Last reload failed</b>, {}; ", escape(&when(reload.at, now)));
         match reload.last_success {
             Some(t) => {
-                let _ = write!(
-                    out,
-                    "still running the rules loaded {}.",
-                    escape(&when(t, now))
-                );
+                let _ = write!(out, "still running the rules loaded {}.", escape(&when(t, now)));
             }
             None => out.push_str("no load has succeeded yet."),
         }
         out.push_str("<ul>");
         for p in &reload.errors {
-            let _ = write!(
-                out,
-                "<li><code>{}</code>: {}</li>",
-                escape(&p.location),
-                escape(&p.message)
-            );
+            let _ = write!(out, "<li><code>{}</code>: {}</li>", escape(&p.location), escape(&p.message));
         }
         out.push_str("</ul></div>\n");
     }
@@ -374,20 +282,11 @@ fn rules(out: &mut String, ev: &Evaluation, reload: &ReloadStatus, now: SystemTi
     out.push_str("<ul class=\"list\">\n");
     for r in &ev.rules {
         let sev = r.severity.as_str();
-        let _ = write!(
-            out,
-            "<li><div class=\"row\"><code>{}</code><span class=\"sev {sev}\">{sev}</span>",
-            escape(&r.id)
-        );
+        let _ = write!(out, "<li><div class=\"row\"><code>{}</code><span class=\"sev {sev}\">{sev}</span>", escape(&r.id));
         if failed.contains(r.id.as_str()) {
             out.push_str("<span class=\"err\">failed in the last evaluation</span>");
         }
-        let _ = writeln!(
-            out,
-            "</div><div class=\"sub\">{}</div><div class=\"sub mono\">{}</div></li>",
-            with_code(&r.summary),
-            escape(&r.source)
-        );
+        let _ = writeln!(out, "</div><div class=\"sub\">{}</div><div class=\"sub mono\">{}</div></li>", with_code(&r.summary), escape(&r.source));
     }
     out.push_str("</ul></section>\n");
 }
@@ -400,9 +299,7 @@ fn collectors(out: &mut String, collectors: &[CollectorStatus], now: SystemTime)
     let _ = writeln!(out, "<section id=\"collectors\"><h2>Collectors <span class=\"n\">{up} of {} up</span></h2>\n<ul class=\"list\">", collectors.len());
     for c in collectors {
         let state = if c.up { "up" } else { "down" };
-        let last = c.last_success.map_or("never succeeded".to_string(), |t| {
-            format!("last success {}", when(t, now))
-        });
+        let last = c.last_success.map_or("never succeeded".to_string(), |t| format!("last success {}", when(t, now)));
         let _ = write!(
             out,
             "<li><div class=\"row\"><span class=\"dot {state}\"></span><b>{}</b><span class=\"sub\">{state} · took {:.2}s</span></div><div class=\"sub\">{}</div>",
@@ -422,14 +319,13 @@ fn errors(out: &mut String, ev: &Evaluation) {
     if ev.report.errors.is_empty() {
         return;
     }
-    let _ = writeln!(out, "<section id=\"errors\"><h2>Problems in the last evaluation <span class=\"n\">{}</span></h2>\n<ul class=\"list\">", ev.report.errors.len());
+    let _ = writeln!(
+        out,
+        "<section id=\"errors\"><h2>Problems in the last evaluation <span class=\"n\">{}</span></h2>\n<ul class=\"list\">",
+        ev.report.errors.len()
+    );
     for e in &ev.report.errors {
-        let _ = writeln!(
-            out,
-            "<li><code>{}</code><div class=\"err\">{}</div></li>",
-            escape(&e.source),
-            escape(&e.message)
-        );
+        let _ = writeln!(out, "<li><code>{}</code><div class=\"err\">{}</div></li>", escape(&e.source), escape(&e.message));
     }
     out.push_str("</ul></section>\n");
 }
@@ -457,57 +353,28 @@ mod tests {
     }
 
     fn reload() -> ReloadStatus {
-        ReloadStatus {
-            at: t(10),
-            successful: true,
-            last_success: Some(t(10)),
-            errors: vec![],
-        }
+        ReloadStatus { at: t(10), successful: true, last_success: Some(t(10)), errors: vec![] }
     }
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"<script>alert("x")</script> & 'y'"#),
-            "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;"
-        );
+        assert_eq!(escape(r#"<script>alert("x")</script> & 'y'"#), "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;");
         assert_eq!(escape("plain"), "plain");
     }
 
     #[test]
     fn backticks_become_code_and_stay_escaped() {
-        assert_eq!(
-            with_code("run `ip route` <now>"),
-            "run <code>ip route</code> &lt;now&gt;"
-        );
+        assert_eq!(with_code("run `ip route` <now>"), "run <code>ip route</code> &lt;now&gt;");
         assert_eq!(with_code("`<b>`"), "<code>&lt;b&gt;</code>");
         assert_eq!(with_code("one ` only"), "one ` only");
     }
 
     #[test]
     fn groups_critical_first_and_skips_empty_groups() {
-        let ev = evaluation(vec![
-            finding("a", Severity::Info, "i1"),
-            finding("b", Severity::Critical, "c1"),
-            finding("a", Severity::Critical, "c2"),
-        ]);
+        let ev = evaluation(vec![finding("a", Severity::Info, "i1"), finding("b", Severity::Critical, "c1"), finding("a", Severity::Critical, "c2")]);
         let groups = by_severity(&ev);
-        let shape: Vec<(Severity, Vec<&str>)> = groups
-            .iter()
-            .map(|(s, fs)| {
-                (
-                    *s,
-                    fs.iter().map(|(f, _)| f.subject.name.as_str()).collect(),
-                )
-            })
-            .collect();
-        assert_eq!(
-            shape,
-            vec![
-                (Severity::Critical, vec!["c2", "c1"]),
-                (Severity::Info, vec!["i1"])
-            ]
-        );
+        let shape: Vec<(Severity, Vec<&str>)> = groups.iter().map(|(s, fs)| (*s, fs.iter().map(|(f, _)| f.subject.name.as_str()).collect())).collect();
+        assert_eq!(shape, vec![(Severity::Critical, vec!["c2", "c1"]), (Severity::Info, vec!["i1"])]);
     }
 
     #[test]
@@ -527,29 +394,16 @@ mod tests {
         });
         let mut bad = reload();
         bad.successful = false;
-        bad.errors.push(crate::evaluation::Problem {
-            location: "x.rhai:1:2".into(),
-            message: "<script>6</script>".into(),
-        });
+        bad.errors.push(crate::evaluation::Problem { location: "x.rhai:1:2".into(), message: "<script>6</script>".into() });
         let html = render(Some(&ev), &bad, t(2000));
-        assert!(
-            !html.contains("<script")
-                && !html.contains("<img")
-                && !html.contains("<b>key")
-                && !html.contains("<i>"),
-            "{html}"
-        );
+        assert!(!html.contains("<script") && !html.contains("<img") && !html.contains("<b>key") && !html.contains("<i>"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("&lt;img src=x onerror=alert(2)&gt;"));
     }
 
     #[test]
     fn ages_count_from_first_seen_and_empty_state_reads_well() {
-        let html = render(
-            Some(&evaluation(vec![finding("a", Severity::Warning, "p")])),
-            &reload(),
-            t(100 + 3 * 3600 + 12 * 60),
-        );
+        let html = render(Some(&evaluation(vec![finding("a", Severity::Warning, "p")])), &reload(), t(100 + 3 * 3600 + 12 * 60));
         assert!(html.contains(">for 3h12m<"), "{html}");
         let empty = render(Some(&evaluation(vec![])), &reload(), t(2000));
         assert!(empty.contains("<h1>No findings</h1>") && empty.contains("All 2 rules passed"));

@@ -6,8 +6,7 @@ use std::fmt::Write;
 /// The JSON report, pretty-printed, byte-stable for the same findings
 /// (findings are sorted; only `stats.duration_ms` varies between runs).
 pub fn json(report: &Report) -> String {
-    let mut s = serde_json::to_string_pretty(report)
-        .unwrap_or_else(|e| format!("{{\"error\": \"serialising report: {e}\"}}"));
+    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| format!("{{\"error\": \"serialising report: {e}\"}}"));
     s.push('\n');
     s
 }
@@ -54,30 +53,11 @@ pub fn table(report: &Report, verbose: bool) -> String {
                 None => clean(&f.subject.label()).into_owned(),
             })
             .collect();
-        let wr = report
-            .findings
-            .iter()
-            .map(|f| f.rule.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
+        let wr = report.findings.iter().map(|f| f.rule.len()).max().unwrap_or(4).max(4);
         let ws = subj.iter().map(String::len).max().unwrap_or(7).clamp(7, 60);
-        let _ = writeln!(
-            out,
-            "{}  {}  {}  SUMMARY",
-            pad("SEVERITY", 8),
-            pad("RULE", wr),
-            pad("SUBJECT", ws)
-        );
+        let _ = writeln!(out, "{}  {}  {}  SUMMARY", pad("SEVERITY", 8), pad("RULE", wr), pad("SUBJECT", ws));
         for (f, s) in report.findings.iter().zip(&subj) {
-            let _ = writeln!(
-                out,
-                "{}  {}  {}  {}",
-                pad(f.severity.as_str(), 8),
-                pad(&f.rule, wr),
-                pad(s, ws),
-                clean(&f.summary)
-            );
+            let _ = writeln!(out, "{}  {}  {}  {}", pad(f.severity.as_str(), 8), pad(&f.rule, wr), pad(s, ws), clean(&f.summary));
             if verbose {
                 if let Some(obj) = f.evidence.as_object() {
                     for (k, v) in obj {
@@ -109,24 +89,13 @@ pub fn table(report: &Report, verbose: bool) -> String {
     }
     if verbose {
         for s in &report.skipped {
-            let _ = writeln!(
-                out,
-                "skipped: {} on {}: {}",
-                s.rule,
-                clean(&s.subject.label()),
-                clean(&s.reason)
-            );
+            let _ = writeln!(out, "skipped: {} on {}: {}", s.rule, clean(&s.subject.label()), clean(&s.reason));
         }
         for n in &report.notes {
             let _ = writeln!(out, "note: {}", clean(n));
         }
     } else if !report.skipped.is_empty() || !report.notes.is_empty() {
-        let _ = writeln!(
-            out,
-            "({} skipped, {} notes: --verbose shows them)",
-            report.skipped.len(),
-            report.notes.len()
-        );
+        let _ = writeln!(out, "({} skipped, {} notes: --verbose shows them)", report.skipped.len(), report.notes.len());
     }
     out
 }

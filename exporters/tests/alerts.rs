@@ -15,11 +15,7 @@ fn rule_file_matches_golden_and_passes_promtool() {
     let path = dir.path().join("netdoctor.rules.yml");
     std::fs::write(&path, &yaml).unwrap();
     let out = run_promtool(&["check", "rules", path.to_str().unwrap()], "");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "promtool check rules: {said}");
     assert!(said.contains("SUCCESS: 6 rules found"), "{said}");
 }
@@ -29,14 +25,7 @@ fn prometheusrule_matches_golden_and_wraps_the_same_groups() {
     let yaml = render(&rules(), Format::PrometheusRule).unwrap();
     golden("alerts.prometheusrule.yaml", &yaml);
     let object: PrometheusRule = serde_yaml::from_str(&yaml).unwrap();
-    assert_eq!(
-        (
-            object.api_version.as_str(),
-            object.kind.as_str(),
-            object.metadata.name.as_str()
-        ),
-        ("monitoring.coreos.com/v1", "PrometheusRule", "netdoctor")
-    );
+    assert_eq!((object.api_version.as_str(), object.kind.as_str(), object.metadata.name.as_str()), ("monitoring.coreos.com/v1", "PrometheusRule", "netdoctor"));
     let plain: RuleFile = serde_yaml::from_str(&render(&rules(), Format::Rules).unwrap()).unwrap();
     assert_eq!(object.spec, plain);
 }
@@ -47,31 +36,13 @@ fn one_alert_per_rule_over_its_findings() {
     let group = &file.groups[0];
     assert_eq!(group.name, "netdoctor");
     assert_eq!(group.rules.len(), rules().len());
-    let r = group
-        .rules
-        .iter()
-        .find(|r| r.alert == "NetdoctorServiceIpUnroutable")
-        .unwrap();
-    assert_eq!(
-        r.expr,
-        r#"max by (rule, severity, kind, namespace, name, node, related) (netdoctor_finding{rule="service-ip-unroutable"}) > 0"#
-    );
-    assert_eq!(
-        (r.hold.as_str(), r.labels["severity"].as_str()),
-        ("5m", "{{ $labels.severity }}"),
-        "the finding's own severity"
-    );
+    let r = group.rules.iter().find(|r| r.alert == "NetdoctorServiceIpUnroutable").unwrap();
+    assert_eq!(r.expr, r#"max by (rule, severity, kind, namespace, name, node, related) (netdoctor_finding{rule="service-ip-unroutable"}) > 0"#);
+    assert_eq!((r.hold.as_str(), r.labels["severity"].as_str()), ("5m", "{{ $labels.severity }}"), "the finding's own severity");
     assert!(r.annotations["description"].contains("Give the host a route"));
     assert!(r.annotations["runbook"].contains("builtin:rules/service-ip-unroutable.rhai"));
-    let evicted = group
-        .rules
-        .iter()
-        .find(|r| r.alert == "NetdoctorEvictedPods")
-        .unwrap();
-    assert_eq!(
-        evicted.annotations["runbook_url"],
-        "https://runbooks.example.com/netdoctor/evicted-pods"
-    );
+    let evicted = group.rules.iter().find(|r| r.alert == "NetdoctorEvictedPods").unwrap();
+    assert_eq!(evicted.annotations["runbook_url"], "https://runbooks.example.com/netdoctor/evicted-pods");
     assert_eq!(evicted.hold, "30m");
 }
 
@@ -80,11 +51,7 @@ fn one_alert_per_rule_over_its_findings() {
 #[test]
 fn alerts_fire_per_finding_after_their_hold_with_the_findings_severity() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("netdoctor.rules.yml"),
-        render(&rules(), Format::Rules).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("netdoctor.rules.yml"), render(&rules(), Format::Rules).unwrap()).unwrap();
     let rule = |id: &str| rules().into_iter().find(|r| r.id == id).unwrap();
     let q = |s: &str| serde_json::to_string(s).unwrap();
     let annotations = |id: &str, summary: &str| {
@@ -133,27 +100,12 @@ tests:
           - exp_labels: {{rule: dns-upstream-loopback, severity: warning, kind: Node, name: worker-2, node: worker-2}}
             exp_annotations: {}
 "#,
-        annotations(
-            "service-ip-unroutable",
-            "Node admin (Service/default/kubernetes)"
-        ),
-        annotations(
-            "cni-agent-not-ready",
-            "Pod kube-system/calico-node-r5m2d on node admin"
-        ),
+        annotations("service-ip-unroutable", "Node admin (Service/default/kubernetes)"),
+        annotations("cni-agent-not-ready", "Pod kube-system/calico-node-r5m2d on node admin"),
         annotations("dns-upstream-loopback", "Node worker-2"),
     );
     let path = dir.path().join("netdoctor.test.yml");
     std::fs::write(&path, test).unwrap();
-    let out = std::process::Command::new(promtool())
-        .args(["test", "rules"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "promtool test rules:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = std::process::Command::new(promtool()).args(["test", "rules"]).arg(&path).output().unwrap();
+    assert!(out.status.success(), "promtool test rules:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }

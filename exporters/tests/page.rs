@@ -24,23 +24,11 @@ fn chromium_shows_every_finding_and_no_injected_markup() {
         return;
     };
     let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && dom.contains("</html>"),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success() && dom.contains("</html>"), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
     for f in findings() {
         // The DOM serialiser escapes text the way page::escape does, minus quotes.
-        let summary = f
-            .summary
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;");
-        assert!(
-            dom.contains(&summary),
-            "missing {:?} in the DOM:\n{dom}",
-            f.summary
-        );
+        let summary = f.summary.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        assert!(dom.contains(&summary), "missing {:?} in the DOM:\n{dom}", f.summary);
     }
     for text in [
         "<h1>5 findings</h1>",
@@ -56,10 +44,7 @@ fn chromium_shows_every_finding_and_no_injected_markup() {
     ] {
         assert!(dom.contains(text), "missing {text:?} in the DOM:\n{dom}");
     }
-    assert!(
-        !dom.contains("<script"),
-        "an evidence value became markup:\n{dom}"
-    );
+    assert!(!dom.contains("<script"), "an evidence value became markup:\n{dom}");
 }
 
 #[test]
@@ -67,25 +52,11 @@ fn phone_screenshot() {
     let dir = tempfile::tempdir().unwrap();
     let page = page_file(dir.path());
     let png = dir.path().join("page.png");
-    let Some(out) = chromium(&[
-        format!("--screenshot={}", png.display()),
-        "--window-size=412,915".into(),
-        format!("file://{}", page.display()),
-    ]) else {
+    let Some(out) = chromium(&[format!("--screenshot={}", png.display()), "--window-size=412,915".into(), format!("file://{}", page.display())]) else {
         return;
     };
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bytes = std::fs::read(&png).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: {}",
-            png.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    assert!(out.status.success(), "chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("{}: {e}: {}", png.display(), String::from_utf8_lossy(&out.stderr)));
     assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
     // Width and height from the IHDR chunk.
     let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());

@@ -85,7 +85,11 @@ fn node_no_default_route_skips_without_routes() {
     fx.remove("nodes/node2/ip-route.json");
     let r = fx.eval();
     assert!(r.findings.is_empty(), "{:?}", ids(&r));
-    assert!(r.skipped.iter().any(|s| s.rule == "node-no-default-route" && s.subject.name == "node2" && s.reason == "nodes/node2/ip-route.json not collected"), "{:?}", r.skipped);
+    assert!(
+        r.skipped.iter().any(|s| s.rule == "node-no-default-route" && s.subject.name == "node2" && s.reason == "nodes/node2/ip-route.json not collected"),
+        "{:?}",
+        r.skipped
+    );
 }
 
 // service-ip-unroutable ----------------------------------------------------
@@ -179,7 +183,11 @@ fn pod_cidr_overlap_fires_per_node() {
         vec!["pod-cidr-overlaps-host-network Node/master", "pod-cidr-overlaps-host-network Node/node1", "pod-cidr-overlaps-host-network Node/node2"]
     );
     let f = of(&r, "pod-cidr-overlaps-host-network")[0];
-    assert!(f.summary.starts_with("pod network 192.168.0.0/16 (Calico IPPool default-ipv4-ippool) overlaps host network 192.168.56.10/24 on eth0"), "{}", f.summary);
+    assert!(
+        f.summary.starts_with("pod network 192.168.0.0/16 (Calico IPPool default-ipv4-ippool) overlaps host network 192.168.56.10/24 on eth0"),
+        "{}",
+        f.summary
+    );
 }
 
 #[test]
@@ -241,7 +249,10 @@ fn seed_001_coredns_and_calico_node_not_ready() {
     let r = eval(&example("seed-001"));
     let dns = of(&r, "coredns-not-ready");
     assert_eq!(dns.len(), 2);
-    assert_eq!(dns[0].summary, "CoreDNS pod kube-system/coredns-9d85f5447-m8xqf on admin is not Ready: container coredns terminated Completed (exit code 0), 36 restarts");
+    assert_eq!(
+        dns[0].summary,
+        "CoreDNS pod kube-system/coredns-9d85f5447-m8xqf on admin is not Ready: container coredns terminated Completed (exit code 0), 36 restarts"
+    );
     assert_eq!(dns[0].subject.node.as_deref(), Some("admin"));
     assert_eq!(dns[0].evidence["restarts"], 36);
     let cni = of(&r, "cni-agent-not-ready");
@@ -293,7 +304,9 @@ fn apiserver_unreachable_says_when_the_data_plane_is_gone_too() {
     let fx = Fixture::from("seed-004-dns-loop");
     fx.write("meta.json", COLLECTOR_DOWN);
     for n in ["cp1", "worker1"] {
-        fx.retain(&format!("nodes/{n}/ip-route.json"), |r| !["flannel.1", "cni0"].contains(&r["dev"].as_str().unwrap_or("")) && !r["dst"].as_str().unwrap_or("").starts_with("10.244."));
+        fx.retain(&format!("nodes/{n}/ip-route.json"), |r| {
+            !["flannel.1", "cni0"].contains(&r["dev"].as_str().unwrap_or("")) && !r["dst"].as_str().unwrap_or("").starts_with("10.244.")
+        });
         fx.text(&format!("nodes/{n}/iptables-save.txt"), |t| t.lines().filter(|l| !l.contains("KUBE-SVC-")).collect::<Vec<_>>().join("\n") + "\n");
     }
     let f = &of(&fx.eval(), "apiserver-unreachable")[0].summary.clone();
@@ -344,7 +357,13 @@ fn dataplane_rules_on_seed_000() {
     assert_eq!(f.evidence["host"], "captured host nodes/mcwk8s03/, not a registered Node");
     // Stale IPVS on the node whose kube-proxy stopped: the ClusterIP server leads, NodePorts follow.
     let f = of(&r, "ipvs-backends-stale")[0];
-    assert!(f.summary.starts_with("IPVS TCP 10.2.0.155:2024 on mcwk8s06 (default/mcwtest-svc) sends to 172.17.89.10 (no ready endpoint) and lacks ready endpoint(s) 172.17.89.14"), "{}", f.summary);
+    assert!(
+        f.summary.starts_with(
+            "IPVS TCP 10.2.0.155:2024 on mcwk8s06 (default/mcwtest-svc) sends to 172.17.89.10 (no ready endpoint) and lacks ready endpoint(s) 172.17.89.14"
+        ),
+        "{}",
+        f.summary
+    );
     assert_eq!(f.evidence["virtual_servers"].as_array().unwrap().len(), 4);
     let f = of(&r, "overlay-mtu-mismatch")[0];
     assert!(f.summary.contains("bridge docker0 mtu 1500") && f.summary.contains("flannel.1 mtu 1450"), "{}", f.summary);
@@ -395,7 +414,9 @@ fn iptables_chains_are_mapped_without_comments() {
     let r = fx.eval();
     assert!(of(&r, "service-rules-missing").is_empty(), "{:?}", ids(&r));
     // Now drop the web Service's jump on worker1: found missing by its hashed chain name.
-    fx.text("nodes/worker1/iptables-save.txt", |t| t.lines().filter(|l| !l.starts_with("-A KUBE-SERVICES -d 10.105.227.18/32")).collect::<Vec<_>>().join("\n") + "\n");
+    fx.text("nodes/worker1/iptables-save.txt", |t| {
+        t.lines().filter(|l| !l.starts_with("-A KUBE-SERVICES -d 10.105.227.18/32")).collect::<Vec<_>>().join("\n") + "\n"
+    });
     let r = fx.eval();
     assert_eq!(dataplane_ids(&r), vec!["service-no-ready-endpoints Service/kube-system/kube-dns", "service-rules-missing Node/worker1 -> Service/default/web"]);
     let f = of(&r, "service-rules-missing")[0];
@@ -437,11 +458,7 @@ fn dataplane_rules_on_the_other_healthy_captures_and_combined_faults() {
     let r = eval(&example("combined-faults"));
     assert_eq!(
         dataplane_ids(&r),
-        vec![
-            "flannel-route-missing Node/n4 -> FlannelLease//10.244.3.0/24",
-            "flannel-subnet-mismatch Node/n5",
-            "flannel-vtep-mac-mismatch Node/cp",
-        ]
+        vec!["flannel-route-missing Node/n4 -> FlannelLease//10.244.3.0/24", "flannel-subnet-mismatch Node/n5", "flannel-vtep-mac-mismatch Node/cp",]
     );
     assert!(r.skipped.iter().all(|s| !DATAPLANE_RULES.contains(&s.rule.as_str())), "{:?}", r.skipped);
     let f = of(&r, "flannel-vtep-mac-mismatch")[0];

@@ -1,29 +1,22 @@
-//! Generated captures against a real netdoctor: every injected fault is
-//! found, nothing else fires, nothing errors, and the skips are the ones the
-//! missing host folders explain. Set `NETDOCTOR_BIN` to a netdoctor binary
-//! (e.g. the last release, built from 7dcc372); without it only the checks
-//! that need no evaluator run.
+//! Generated captures against netdoctor's own pipeline (capture reader, graph,
+//! built-in pack): every injected fault is found, nothing else fires, nothing
+//! errors, and the skips are the ones the missing host folders explain.
 
 use netdoctor_scalegen::{generate, report, Proxy, Spec};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 fn small(proxy: Proxy, faults: bool) -> Spec {
     Spec { nodes: 12, pods: 360, services: 24, hosts: 4, proxy, faults, outage_services: 0, seed: 7 }
 }
 
-/// Runs `$NETDOCTOR_BIN eval` on `dir` and compares with what the generator promised.
+/// Evaluates `dir` with the built-in pack and compares with what the generator promised.
 fn check_with_netdoctor(spec: &Spec, dir: &Path, g: &netdoctor_scalegen::Generated) {
-    let Some(bin) = std::env::var_os("NETDOCTOR_BIN") else {
-        eprintln!("skipped: set NETDOCTOR_BIN to a netdoctor binary to evaluate {spec:?}");
-        return;
-    };
-    let out =
-        Command::new(&bin).args(["eval", "--capture"]).arg(dir).args(["--format", "json", "--min-severity", "info"]).output().expect("running NETDOCTOR_BIN");
-    // 0: no findings, 1: findings; anything else is a failure of the evaluation itself
-    assert!(matches!(out.status.code(), Some(0 | 1)), "netdoctor eval: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
-    let r = report::parse(&String::from_utf8_lossy(&out.stdout)).expect("netdoctor's JSON report");
+    let rt = netdoctor_engine::Runtime::default();
+    let set = rt.load(netdoctor_rules::BUILTIN, &[]);
+    let facts = netdoctor_collectors::capture::read(dir, &Default::default()).expect("capture readable");
+    let report = netdoctor_engine::pipeline::evaluate_facts(&rt, &set, facts, &Default::default());
+    let r = report::parse(&serde_json::to_string(&report).unwrap()).expect("the JSON report");
     assert!(r.errors.is_empty(), "{spec:?}: errors {:#?}", r.errors);
     let diff = report::diff(&g.expected, &r.findings);
     assert!(diff.is_empty(), "{spec:?}: findings differ from the injected faults:\n{}", diff.join("\n"));

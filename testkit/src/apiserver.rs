@@ -113,13 +113,7 @@ pub struct ApiServerOptions {
 
 impl Default for ApiServerOptions {
     fn default() -> Self {
-        ApiServerOptions {
-            token: None,
-            calico_crds: false,
-            expired_watch: ExpiredWatch::default(),
-            history_limit: 1000,
-            start_down: false,
-        }
+        ApiServerOptions { token: None, calico_crds: false, expired_watch: ExpiredWatch::default(), history_limit: 1000, start_down: false }
     }
 }
 
@@ -137,9 +131,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// A query parameter's decoded value (`None` when absent).
     pub fn param(&self, name: &str) -> Option<String> {
-        serve::query_pairs(&self.query)
-            .into_iter()
-            .find_map(|(k, v)| (k == name).then_some(v))
+        serve::query_pairs(&self.query).into_iter().find_map(|(k, v)| (k == name).then_some(v))
     }
 
     /// Whether this was a watch (`watch=true` or `watch=1`).
@@ -170,9 +162,7 @@ struct Shared {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {
@@ -205,10 +195,7 @@ pub struct TestApiServer {
 
 impl std::fmt::Debug for TestApiServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestApiServer")
-            .field("url", &self.url())
-            .field("down", &self.is_down())
-            .finish()
+        f.debug_struct("TestApiServer").field("url", &self.url()).field("down", &self.is_down()).finish()
     }
 }
 
@@ -216,26 +203,17 @@ impl TestApiServer {
     /// Starts the server on a free `127.0.0.1` port (listening unless
     /// [`ApiServerOptions::start_down`]).
     pub fn start(options: ApiServerOptions) -> Result<TestApiServer> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(Error::io("binding the test API server to 127.0.0.1"))?;
-        let port = listener
-            .local_addr()
-            .map_err(Error::io("reading the test API server's address"))?
-            .port();
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(Error::io("binding the test API server to 127.0.0.1"))?;
+        let port = listener.local_addr().map_err(Error::io("reading the test API server's address"))?.port();
         let initial = match options.start_down {
             true => None,
             false => {
-                listener
-                    .set_nonblocking(true)
-                    .map_err(Error::io("setting the listener non-blocking"))?;
+                listener.set_nonblocking(true).map_err(Error::io("setting the listener non-blocking"))?;
                 Some(listener)
             }
         };
         let shared = Arc::new(Shared {
-            store: Mutex::new(Store::new(
-                resources::served(options.calico_crds),
-                options.history_limit,
-            )),
+            store: Mutex::new(Store::new(resources::served(options.calico_crds), options.history_limit)),
             signals: broadcast::channel(4096).0,
             kill: watch::channel(0).0,
             requests: Mutex::new(Vec::new()),
@@ -244,10 +222,7 @@ impl TestApiServer {
             address: format!("127.0.0.1:{port}"),
             open_watches: AtomicUsize::new(0),
         });
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::io("building the test API server's runtime"))?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::io("building the test API server's runtime"))?;
         let (control, control_rx) = mpsc::unbounded_channel();
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -257,13 +232,7 @@ impl TestApiServer {
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })
             .map_err(Error::io("spawning the test API server thread"))?;
-        Ok(TestApiServer {
-            shared,
-            port,
-            control: Some(control),
-            thread: Some(thread),
-            down: Mutex::new(options.start_down),
-        })
+        Ok(TestApiServer { shared, port, control: Some(control), thread: Some(thread), down: Mutex::new(options.start_down) })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -296,13 +265,8 @@ impl TestApiServer {
     /// Writes [`kubeconfig`](Self::kubeconfig) to a temp file, removed when
     /// the returned handle drops; pass `.path()` to `--kubeconfig`.
     pub fn write_kubeconfig(&self) -> Result<tempfile::NamedTempFile> {
-        let mut file = tempfile::Builder::new()
-            .prefix("ndt-kubeconfig-")
-            .suffix(".yaml")
-            .tempfile()
-            .map_err(Error::io("creating a kubeconfig temp file"))?;
-        std::io::Write::write_all(&mut file, self.kubeconfig().as_bytes())
-            .map_err(Error::io("writing the kubeconfig"))?;
+        let mut file = tempfile::Builder::new().prefix("ndt-kubeconfig-").suffix(".yaml").tempfile().map_err(Error::io("creating a kubeconfig temp file"))?;
+        std::io::Write::write_all(&mut file, self.kubeconfig().as_bytes()).map_err(Error::io("writing the kubeconfig"))?;
         Ok(file)
     }
 
@@ -339,17 +303,12 @@ impl TestApiServer {
     /// a single object. Returns how many.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<usize> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path)
-            .map_err(Error::io(format!("reading {}", path.display())))?;
-        let doc: Value = serde_json::from_str(&text).map_err(|source| Error::Json {
-            context: format!("reading {}", path.display()),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(Error::io(format!("reading {}", path.display())))?;
+        let doc: Value = serde_json::from_str(&text).map_err(|source| Error::Json { context: format!("reading {}", path.display()), source })?;
         let items = store::items_of(doc);
         let count = items.len();
         for item in items {
-            self.apply(item)
-                .map_err(|e| Error::Invalid(format!("loading {}: {e}", path.display())))?;
+            self.apply(item).map_err(|e| Error::Invalid(format!("loading {}: {e}", path.display())))?;
         }
         Ok(count)
     }
@@ -393,10 +352,7 @@ impl TestApiServer {
     /// that allowed bookmarks.
     pub fn send_bookmark(&self) {
         let store = self.shared.store();
-        let _ = self
-            .shared
-            .signals
-            .send(Signal::Bookmark(store.resource_version()));
+        let _ = self.shared.signals.send(Signal::Bookmark(store.resource_version()));
     }
 
     /// Drops the watch history: the next watch (or `continue`) from an
@@ -444,12 +400,8 @@ impl TestApiServer {
         } else {
             let listener = bind_again(self.port)?;
             let (ack, done) = std::sync::mpsc::channel();
-            control
-                .send(Control::Up(listener, ack))
-                .map_err(|_| gone())?;
-            done.recv()
-                .map_err(|_| gone())?
-                .map_err(Error::io(format!("listening on 127.0.0.1:{}", self.port)))?;
+            control.send(Control::Up(listener, ack)).map_err(|_| gone())?;
+            done.recv().map_err(|_| gone())?.map_err(Error::io(format!("listening on 127.0.0.1:{}", self.port)))?;
         }
         *is_down = down;
         Ok(())
@@ -480,11 +432,7 @@ impl TestApiServer {
     /// the same runtime keeps running) until it holds or `timeout` passes;
     /// whether it held. For waiting on [`open_watches`](Self::open_watches)
     /// or [`requests`](Self::requests).
-    pub async fn wait_until(
-        &self,
-        timeout: Duration,
-        mut condition: impl FnMut(&TestApiServer) -> bool,
-    ) -> bool {
+    pub async fn wait_until(&self, timeout: Duration, mut condition: impl FnMut(&TestApiServer) -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if condition(self) {
@@ -516,9 +464,7 @@ fn bind_again(port: u16) -> Result<TcpListener> {
     loop {
         match TcpListener::bind((Ipv4Addr::LOCALHOST, port)) {
             Ok(listener) => {
-                listener
-                    .set_nonblocking(true)
-                    .map_err(Error::io("setting the listener non-blocking"))?;
+                listener.set_nonblocking(true).map_err(Error::io("setting the listener non-blocking"))?;
                 return Ok(listener);
             }
             Err(e) if Instant::now() < deadline && e.kind() == std::io::ErrorKind::AddrInUse => {

@@ -88,10 +88,7 @@ impl EtcdServer {
     pub fn available() -> Result<()> {
         for bin in [ETCD_BIN, ETCDCTL_BIN] {
             if !Path::new(bin).is_file() {
-                return Err(Error::Unavailable {
-                    harness: "etcd",
-                    reason: format!("{bin} not found (scripts/setup.sh installs it)"),
-                });
+                return Err(Error::Unavailable { harness: "etcd", reason: format!("{bin} not found (scripts/setup.sh installs it)") });
             }
         }
         Ok(())
@@ -102,42 +99,23 @@ impl EtcdServer {
     /// exit the error carries the tail of etcd's log.
     pub fn start(options: EtcdOptions) -> Result<EtcdServer> {
         Self::available()?;
-        let dir = tempfile::Builder::new()
-            .prefix("ndt-etcd-")
-            .tempdir()
-            .map_err(Error::io("creating etcd temp dir"))?;
+        let dir = tempfile::Builder::new().prefix("ndt-etcd-").tempdir().map_err(Error::io("creating etcd temp dir"))?;
         let pki = match options.tls {
             true => Some(Pki::generate(&dir.path().join("certs"))?),
             false => None,
         };
-        let mut server = EtcdServer {
-            options,
-            client_port: 0,
-            peer_port: 0,
-            pki,
-            child: None,
-            dir,
-        };
+        let mut server = EtcdServer { options, client_port: 0, peer_port: 0, pki, child: None, dir };
         let mut attempt = 0;
         loop {
             attempt += 1;
             (server.client_port, server.peer_port) = free_port_pair()?;
             match server.spawn_and_wait() {
                 Ok(()) => return Ok(server),
-                Err(err)
-                    if attempt < PORT_ATTEMPTS
-                        && err.to_string().contains("address already in use") =>
-                {
+                Err(err) if attempt < PORT_ATTEMPTS && err.to_string().contains("address already in use") => {
                     server.kill();
                     let data = server.data_dir();
                     std::fs::remove_dir_all(&data)
-                        .or_else(|e| {
-                            if e.kind() == std::io::ErrorKind::NotFound {
-                                Ok(())
-                            } else {
-                                Err(e)
-                            }
-                        })
+                        .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
                         .map_err(Error::io(format!("removing {}", data.display())))?;
                 }
                 Err(err) => return Err(err),
@@ -197,8 +175,7 @@ impl EtcdServer {
     /// `etcd.etcdctl().args(["get", "--prefix", "/coreos.com"]).output()`.
     pub fn etcdctl(&self) -> Command {
         let mut cmd = Command::new(ETCDCTL_BIN);
-        cmd.env("ETCDCTL_API", "3")
-            .arg(format!("--endpoints={}", self.endpoint()));
+        cmd.env("ETCDCTL_API", "3").arg(format!("--endpoints={}", self.endpoint()));
         if let Some(pki) = &self.pki {
             cmd.arg(format!("--cacert={}", pki.ca.display()))
                 .arg(format!("--cert={}", pki.client_cert.display()))
@@ -213,9 +190,7 @@ impl EtcdServer {
     /// `etcd.etcdctl_v2().args(["get", "/coreos.com/network/config"])`.
     pub fn etcdctl_v2(&self) -> Command {
         let mut cmd = Command::new(ETCDCTL_BIN);
-        cmd.env("ETCDCTL_API", "2")
-            .arg("--no-sync")
-            .arg(format!("--endpoints={}", self.endpoint()));
+        cmd.env("ETCDCTL_API", "2").arg("--no-sync").arg(format!("--endpoints={}", self.endpoint()));
         if let Some(pki) = &self.pki {
             cmd.arg(format!("--ca-file={}", pki.ca.display()))
                 .arg(format!("--cert-file={}", pki.client_cert.display()))
@@ -254,10 +229,7 @@ impl EtcdServer {
         let Some(body) = self.v2_keys("GET", key, None, &[200, 404])? else {
             return Ok(None);
         };
-        let doc: serde_json::Value = serde_json::from_str(&body).map_err(|source| Error::Json {
-            context: format!("GET /v2/keys{key}"),
-            source,
-        })?;
+        let doc: serde_json::Value = serde_json::from_str(&body).map_err(|source| Error::Json { context: format!("GET /v2/keys{key}"), source })?;
         Ok(doc["node"]["value"].as_str().map(str::to_string))
     }
 
@@ -277,25 +249,13 @@ impl EtcdServer {
 
     /// One `/v2/keys` request; the body for an expected status (`None` for
     /// 404 when 404 is expected), else an [`Error::Http`].
-    fn v2_keys(
-        &self,
-        method: &str,
-        key: &str,
-        form: Option<&str>,
-        ok: &[u16],
-    ) -> Result<Option<String>> {
-        let path = format!(
-            "/v2/keys/{}",
-            http::percent_encode(key.trim_start_matches('/'), true)
-        );
+    fn v2_keys(&self, method: &str, key: &str, form: Option<&str>, ok: &[u16]) -> Result<Option<String>> {
+        let path = format!("/v2/keys/{}", http::percent_encode(key.trim_start_matches('/'), true));
         let resp = self.http(method, &path, form)?;
         match resp.status {
             404 if ok.contains(&404) => Ok(None),
             s if ok.contains(&s) => Ok(Some(resp.body)),
-            s => Err(Error::Http {
-                context: format!("{method} {path} on {}", self.endpoint()),
-                detail: format!("status {s}: {}", resp.body.trim()),
-            }),
+            s => Err(Error::Http { context: format!("{method} {path} on {}", self.endpoint()), detail: format!("status {s}: {}", resp.body.trim()) }),
         }
     }
 
@@ -312,14 +272,8 @@ impl EtcdServer {
     fn spawn_and_wait(&mut self) -> Result<()> {
         let context = format!("starting etcd on 127.0.0.1:{}", self.client_port);
         let log_path = self.log_path();
-        let mut log = File::options()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(Error::io(format!("opening {}", log_path.display())))?;
-        let log_start = log
-            .seek(SeekFrom::End(0))
-            .map_err(Error::io("seeking etcd.log"))?;
+        let mut log = File::options().create(true).append(true).open(&log_path).map_err(Error::io(format!("opening {}", log_path.display())))?;
+        let log_start = log.seek(SeekFrom::End(0)).map_err(Error::io("seeking etcd.log"))?;
         let stderr = log.try_clone().map_err(Error::io("duplicating etcd.log"))?;
 
         let mut cmd = Command::new(ETCD_BIN);
@@ -344,12 +298,8 @@ impl EtcdServer {
                 .arg("--client-cert-auth")
                 .arg(format!("--trusted-ca-file={}", pki.ca.display()));
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(stderr));
-        let child = cmd
-            .spawn()
-            .map_err(Error::io(format!("spawning {ETCD_BIN}")))?;
+        cmd.stdin(Stdio::null()).stdout(Stdio::from(log)).stderr(Stdio::from(stderr));
+        let child = cmd.spawn().map_err(Error::io(format!("spawning {ETCD_BIN}")))?;
         self.child = Some(child);
 
         let started = Instant::now();
@@ -357,13 +307,7 @@ impl EtcdServer {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
                     self.child = None;
-                    return Err(Error::NotReady {
-                        context,
-                        detail: format!(
-                            "etcd exited with {status}; log:\n{}",
-                            self.log_tail(log_start)
-                        ),
-                    });
+                    return Err(Error::NotReady { context, detail: format!("etcd exited with {status}; log:\n{}", self.log_tail(log_start)) });
                 }
             }
             let last = match self.http("GET", "/health", None) {
@@ -375,10 +319,7 @@ impl EtcdServer {
                 self.kill();
                 return Err(Error::NotReady {
                     context,
-                    detail: format!(
-                        "no healthy answer after {READY_TIMEOUT:?} ({last}); log:\n{}",
-                        self.log_tail(log_start)
-                    ),
+                    detail: format!("no healthy answer after {READY_TIMEOUT:?} ({last}); log:\n{}", self.log_tail(log_start)),
                 });
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -415,11 +356,8 @@ impl Drop for EtcdServer {
 /// ports are known so the kernel cannot hand out the same one twice; etcd
 /// binds them a moment later, and [`EtcdServer::start`] retries on a lost race.
 fn free_port_pair() -> Result<(u16, u16)> {
-    let bind = || {
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| Ok((l.local_addr()?.port(), l)))
-            .map_err(Error::io("choosing a free port on 127.0.0.1"))
-    };
+    let bind =
+        || TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| Ok((l.local_addr()?.port(), l))).map_err(Error::io("choosing a free port on 127.0.0.1"));
     let (a, _la) = bind()?;
     let (b, _lb) = bind()?;
     Ok((a, b))

@@ -179,21 +179,13 @@ pub fn run(cmd: &mut Command) -> Result<String> {
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(Error::Command {
-            command: line,
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        })
+        Err(Error::Command { command: line, status: out.status.to_string(), stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() })
     }
 }
 
 /// The command as a person would type it, for error messages.
 pub(crate) fn command_line(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|s| s.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
 }
 
 /// Whether this process runs with effective uid 0 (read from
@@ -201,12 +193,7 @@ pub(crate) fn command_line(cmd: &Command) -> String {
 pub(crate) fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
-        })
+        .and_then(|status| status.lines().find_map(|l| l.strip_prefix("Uid:")).and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0")))
         .unwrap_or(false)
 }
 
@@ -215,10 +202,7 @@ mod tests {
     use super::*;
 
     fn unavailable() -> Error {
-        Error::Unavailable {
-            harness: "etcd",
-            reason: "/usr/bin/etcd not found".into(),
-        }
+        Error::Unavailable { harness: "etcd", reason: "/usr/bin/etcd not found".into() }
     }
 
     #[test]
@@ -243,10 +227,7 @@ mod tests {
     #[test]
     fn run_reports_the_command_and_its_stderr() {
         let err = run(Command::new("sh").args(["-c", "echo oops >&2; exit 3"])).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "sh -c echo oops >&2; exit 3: exit status: 3: oops"
-        );
+        assert_eq!(err.to_string(), "sh -c echo oops >&2; exit 3: exit status: 3: oops");
         assert_eq!(run(Command::new("echo").arg("hi")).unwrap(), "hi\n");
     }
 }

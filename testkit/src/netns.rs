@@ -50,17 +50,12 @@ impl Netns {
     /// `Ok` when this host can create namespaces (root, iproute2 installed),
     /// else [`Error::Unavailable`] saying why.
     pub fn available() -> Result<()> {
-        let unavailable = |reason: String| Error::Unavailable {
-            harness: "netns",
-            reason,
-        };
+        let unavailable = |reason: String| Error::Unavailable { harness: "netns", reason };
         if !crate::is_root() {
             return Err(unavailable("network namespaces need root".into()));
         }
-        run(Command::new("ip").args(["netns", "list"]))
-            .map_err(|e| unavailable(format!("`ip netns list` failed: {e}")))?;
-        run(Command::new("bridge").arg("-V"))
-            .map_err(|e| unavailable(format!("`bridge -V` failed: {e}")))?;
+        run(Command::new("ip").args(["netns", "list"])).map_err(|e| unavailable(format!("`ip netns list` failed: {e}")))?;
+        run(Command::new("bridge").arg("-V")).map_err(|e| unavailable(format!("`bridge -V` failed: {e}")))?;
         Ok(())
     }
 
@@ -70,9 +65,7 @@ impl Netns {
     pub fn new(prefix: &str) -> Result<Netns> {
         Self::available()?;
         if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(Error::Invalid(format!(
-                "netns prefix {prefix:?}: use ASCII letters and digits"
-            )));
+            return Err(Error::Invalid(format!("netns prefix {prefix:?}: use ASCII letters and digits")));
         }
         SWEEP.call_once(sweep_stale);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -100,18 +93,11 @@ impl Netns {
 
     /// `ip -j -n NAME ARGS...` parsed as JSON (an empty output is `[]`).
     pub fn ip_json(&self, args: &[&str]) -> Result<serde_json::Value> {
-        let out = run(Command::new("ip")
-            .arg("-j")
-            .arg("-n")
-            .arg(&self.name)
-            .args(args))?;
+        let out = run(Command::new("ip").arg("-j").arg("-n").arg(&self.name).args(args))?;
         if out.trim().is_empty() {
             return Ok(serde_json::Value::Array(Vec::new()));
         }
-        serde_json::from_str(&out).map_err(|source| Error::Json {
-            context: format!("ip -j -n {} {}", self.name, args.join(" ")),
-            source,
-        })
+        serde_json::from_str(&out).map_err(|source| Error::Json { context: format!("ip -j -n {} {}", self.name, args.join(" ")), source })
     }
 
     /// `bridge -n NAME ARGS...`: its stdout, or an error with its stderr.
@@ -122,9 +108,7 @@ impl Netns {
     /// `ip netns exec NAME PROGRAM ARGS...`: runs any command inside; its
     /// stdout, or an error with its stderr.
     pub fn exec(&self, program: &str, args: &[&str]) -> Result<String> {
-        run(Command::new("ip")
-            .args(["netns", "exec", &self.name, program])
-            .args(args))
+        run(Command::new("ip").args(["netns", "exec", &self.name, program]).args(args))
     }
 
     /// `ip link add NAME type veth peer name PEER_NAME netns PEER`: a veth
@@ -133,10 +117,7 @@ impl Netns {
     pub fn veth(&self, name: &str, peer: &Netns, peer_name: &str) -> Result<()> {
         check_device(name)?;
         check_device(peer_name)?;
-        self.ip(&[
-            "link", "add", name, "type", "veth", "peer", "name", peer_name, "netns", &peer.name,
-        ])
-        .map(drop)
+        self.ip(&["link", "add", name, "type", "veth", "peer", "name", peer_name, "netns", &peer.name]).map(drop)
     }
 
     /// `ip link add NAME type bridge`.
@@ -155,9 +136,7 @@ impl Netns {
     pub fn vxlan(&self, name: &str, vni: u32, local: &str, dev: Option<&str>) -> Result<()> {
         check_device(name)?;
         let vni = vni.to_string();
-        let mut args = vec![
-            "link", "add", name, "type", "vxlan", "id", &vni, "local", local,
-        ];
+        let mut args = vec!["link", "add", name, "type", "vxlan", "id", &vni, "local", local];
         if let Some(dev) = dev {
             args.extend(["dev", dev]);
         }
@@ -197,42 +176,19 @@ impl Netns {
     /// `ip neigh add IP lladdr MAC dev DEV nud permanent`: a permanent
     /// neighbour entry, as flannel writes for each remote VTEP.
     pub fn neigh_add(&self, ip: &str, mac: &str, dev: &str) -> Result<()> {
-        self.ip(&[
-            "neigh",
-            "add",
-            ip,
-            "lladdr",
-            mac,
-            "dev",
-            dev,
-            "nud",
-            "permanent",
-        ])
-        .map(drop)
+        self.ip(&["neigh", "add", ip, "lladdr", mac, "dev", dev, "nud", "permanent"]).map(drop)
     }
 
     /// `bridge fdb append MAC dev DEV dst DST self permanent`: a forwarding
     /// entry sending a VTEP MAC to a remote host, as flannel writes them.
     pub fn fdb_add(&self, mac: &str, dev: &str, dst: &str) -> Result<()> {
-        self.bridge_cmd(&[
-            "fdb",
-            "append",
-            mac,
-            "dev",
-            dev,
-            "dst",
-            dst,
-            "self",
-            "permanent",
-        ])
-        .map(drop)
+        self.bridge_cmd(&["fdb", "append", mac, "dev", dev, "dst", dst, "self", "permanent"]).map(drop)
     }
 
     /// `ip netns exec NAME sysctl -w KEY=VALUE`, e.g.
     /// `sysctl("net.ipv4.ip_forward", "1")`.
     pub fn sysctl(&self, key: &str, value: &str) -> Result<()> {
-        self.exec("sysctl", &["-w", &format!("{key}={value}")])
-            .map(drop)
+        self.exec("sysctl", &["-w", &format!("{key}={value}")]).map(drop)
     }
 }
 
@@ -247,9 +203,7 @@ impl Drop for Netns {
 /// Names longer than IFNAMSIZ fail in the kernel with a vaguer message.
 fn check_device(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > MAX_DEVICE_NAME {
-        return Err(Error::Invalid(format!(
-            "device name {name:?}: must be 1 to {MAX_DEVICE_NAME} bytes"
-        )));
+        return Err(Error::Invalid(format!("device name {name:?}: must be 1 to {MAX_DEVICE_NAME} bytes")));
     }
     Ok(())
 }

@@ -245,7 +245,10 @@ impl FromStr for RouteScope {
     fn from_str(s: &str) -> Result<Self, ValueError> {
         // iproute2 prints `universe` for 0 in some versions.
         let s2 = if s == "universe" { "global" } else { s };
-        let n = SCOPES.number(s2).or_else(|| s.parse::<u8>().ok().map(u32::from)).ok_or_else(|| bad(s, "a scope (global, link, host, site, nowhere or a number)"))?;
+        let n = SCOPES
+            .number(s2)
+            .or_else(|| s.parse::<u8>().ok().map(u32::from))
+            .ok_or_else(|| bad(s, "a scope (global, link, host, site, nowhere or a number)"))?;
         Ok(RouteScope(n as u8))
     }
 }

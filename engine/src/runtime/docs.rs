@@ -107,7 +107,11 @@ Service or lease at once (`t.missing_entries()`, `t.stale_backends()`, `h.missin
 `h.missing_block_routes()`, `l.vtep_check()`, `h.pod_network_overlaps()`) over loops that test every \
 object: no rule of the built-in pack is worse than linear in the facts it reads.\n\n",
     );
-    let _ = writeln!(out, "Metadata fields: {}. Any other field is an error (`netdoctor rules check`).\n", META_KEYS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "));
+    let _ = writeln!(
+        out,
+        "Metadata fields: {}. Any other field is an error (`netdoctor rules check`).\n",
+        META_KEYS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    );
     out.push_str(
         "## Emitting a finding\n\n\
 `g.finding(#{...})` takes `subject` (a map `#{kind, namespace, name, node}`, usually from `h.subject()`, \

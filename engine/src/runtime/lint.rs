@@ -242,10 +242,7 @@ impl Runtime {
                         } else {
                             format!("unknown function `{name}`{}", near.as_ref().map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default())
                         };
-                        errors.push(SourceError {
-                            source: location(file, *pos),
-                            message,
-                        });
+                        errors.push(SourceError { source: location(file, *pos), message });
                     }
                     if method && name == "finding" && x.args.len() == 1 {
                         map_keys("finding", &x.args[0], *pos, FINDING_KEYS, FINDING_REQUIRED, file, &mut errors);

@@ -168,7 +168,12 @@ pub fn parse(m: &Map, file: &str) -> Result<RuleMeta, (String, Vec<String>)> {
     let reads = match m.get("reads") {
         None => Vec::new(),
         Some(d) => {
-            let arr = d.clone().try_cast::<rhai::Array>().ok_or_else(|| (format!("RULE.reads must be an array of fact kinds ({})", crate::kind::KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")), at("reads")))?;
+            let arr = d.clone().try_cast::<rhai::Array>().ok_or_else(|| {
+                (
+                    format!("RULE.reads must be an array of fact kinds ({})", crate::kind::KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")),
+                    at("reads"),
+                )
+            })?;
             let mut out = Vec::new();
             for v in arr {
                 let name = v.clone().into_string().map_err(|t| (format!("RULE.reads must hold strings, got {t}"), at("reads")))?;

@@ -340,7 +340,11 @@ impl Runtime {
         report.errors.extend(set.errors.iter().cloned());
         report.notes.extend(graph.notes().iter().cloned());
         report.notes.extend(set.notes.iter().cloned());
-        report.stats = Stats { rules: ran, facts: serde_json::Value::Object(graph.fact_counts().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect()), duration_ms: started.elapsed().as_secs_f64() * 1000.0 };
+        report.stats = Stats {
+            rules: ran,
+            facts: serde_json::Value::Object(graph.fact_counts().into_iter().map(|(k, v)| (k.to_string(), v.into())).collect()),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        };
         report.normalise();
         report
     }

@@ -28,43 +28,16 @@ const fn core(
     short_names: &'static [&'static str],
     fields: &'static [&'static str],
 ) -> Resource {
-    Resource {
-        kind,
-        group: "",
-        version: "v1",
-        plural,
-        singular,
-        namespaced,
-        short_names,
-        custom: false,
-        fields,
-    }
+    Resource { kind, group: "", version: "v1", plural, singular, namespaced, short_names, custom: false, fields }
 }
 
 const fn calico(kind: &'static str, plural: &'static str, singular: &'static str) -> Resource {
-    Resource {
-        kind,
-        group: "crd.projectcalico.org",
-        version: "v1",
-        plural,
-        singular,
-        namespaced: false,
-        short_names: &[],
-        custom: true,
-        fields: &[],
-    }
+    Resource { kind, group: "crd.projectcalico.org", version: "v1", plural, singular, namespaced: false, short_names: &[], custom: true, fields: &[] }
 }
 
 /// Everything the server can serve; secrets are deliberately absent.
 pub(super) static RESOURCES: &[Resource] = &[
-    core(
-        "Node",
-        "nodes",
-        "node",
-        false,
-        &["no"],
-        &["spec.unschedulable"],
-    ),
+    core("Node", "nodes", "node", false, &["no"], &["spec.unschedulable"]),
     core(
         "Pod",
         "pods",
@@ -85,14 +58,7 @@ pub(super) static RESOURCES: &[Resource] = &[
     core("Service", "services", "service", true, &["svc"], &[]),
     core("Endpoints", "endpoints", "endpoints", true, &["ep"], &[]),
     core("ConfigMap", "configmaps", "configmap", true, &["cm"], &[]),
-    core(
-        "ComponentStatus",
-        "componentstatuses",
-        "componentstatus",
-        false,
-        &["cs"],
-        &[],
-    ),
+    core("ComponentStatus", "componentstatuses", "componentstatus", false, &["cs"], &[]),
     Resource {
         kind: "EndpointSlice",
         group: "discovery.k8s.io",
@@ -125,10 +91,7 @@ impl Resource {
 
 /// The resources served with or without the Calico CRDs.
 pub(super) fn served(calico_crds: bool) -> Vec<&'static Resource> {
-    RESOURCES
-        .iter()
-        .filter(|r| calico_crds || !r.custom)
-        .collect()
+    RESOURCES.iter().filter(|r| calico_crds || !r.custom).collect()
 }
 
 /// `GET /api`.
@@ -158,32 +121,22 @@ fn api_group(group: &str, version: &str) -> Value {
 
 /// `GET /apis`.
 pub(super) fn api_group_list(resources: &[&'static Resource]) -> Value {
-    let groups: Vec<Value> = groups(resources)
-        .into_iter()
-        .map(|(g, v)| api_group(g, v))
-        .collect();
+    let groups: Vec<Value> = groups(resources).into_iter().map(|(g, v)| api_group(g, v)).collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `GET /apis/{group}`, when the group is served.
 pub(super) fn api_group_doc(resources: &[&'static Resource], group: &str) -> Option<Value> {
-    groups(resources)
-        .into_iter()
-        .find(|(g, _)| *g == group)
-        .map(|(g, v)| {
-            let mut doc = api_group(g, v);
-            doc["kind"] = json!("APIGroup");
-            doc["apiVersion"] = json!("v1");
-            doc
-        })
+    groups(resources).into_iter().find(|(g, _)| *g == group).map(|(g, v)| {
+        let mut doc = api_group(g, v);
+        doc["kind"] = json!("APIGroup");
+        doc["apiVersion"] = json!("v1");
+        doc
+    })
 }
 
 /// `GET /api/v1` or `GET /apis/{group}/{version}`, when served.
-pub(super) fn api_resource_list(
-    resources: &[&'static Resource],
-    group: &str,
-    version: &str,
-) -> Option<Value> {
+pub(super) fn api_resource_list(resources: &[&'static Resource], group: &str, version: &str) -> Option<Value> {
     let listed: Vec<Value> = resources
         .iter()
         .filter(|r| r.group == group && r.version == version)

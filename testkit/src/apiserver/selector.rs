@@ -30,10 +30,7 @@ impl LabelSelector {
             if term.is_empty() {
                 continue;
             }
-            out.push(
-                parse_label(term)
-                    .ok_or_else(|| format!("unable to parse requirement: {term:?}"))?,
-            );
+            out.push(parse_label(term).ok_or_else(|| format!("unable to parse requirement: {term:?}"))?);
         }
         Ok(LabelSelector(out))
     }
@@ -77,14 +74,11 @@ fn split_top_level(s: &str) -> Vec<&str> {
 }
 
 fn valid_key(k: &str) -> bool {
-    !k.is_empty()
-        && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
 fn valid_value(v: &str) -> bool {
-    v.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 fn parse_label(term: &str) -> Option<Label> {
@@ -115,11 +109,7 @@ fn parse_label(term: &str) -> Option<Label> {
                 return None;
             }
             let (key, value) = (key.to_string(), value.to_string());
-            Some(if equal {
-                Label::Eq(key, value)
-            } else {
-                Label::NotEq(key, value)
-            })
+            Some(if equal { Label::Eq(key, value) } else { Label::NotEq(key, value) })
         }
         None => valid_key(term).then(|| Label::Exists(term.to_string())),
     }
@@ -133,8 +123,7 @@ fn split_comparison(term: &str) -> Option<(&str, &str, bool)> {
     if let Some((k, v)) = term.split_once("==") {
         return Some((k.trim(), v.trim(), true));
     }
-    term.split_once('=')
-        .map(|(k, v)| (k.trim(), v.trim(), true))
+    term.split_once('=').map(|(k, v)| (k.trim(), v.trim(), true))
 }
 
 /// A parsed `fieldSelector`.
@@ -147,8 +136,7 @@ impl FieldSelector {
     pub(super) fn parse(s: &str, resource: &Resource) -> Result<FieldSelector, String> {
         let mut out = Vec::new();
         for term in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let (path, value, equal) = split_comparison(term)
-                .ok_or_else(|| format!("invalid selector: {term:?}; can't understand"))?;
+            let (path, value, equal) = split_comparison(term).ok_or_else(|| format!("invalid selector: {term:?}; can't understand"))?;
             if !resource.supports_field(path) {
                 return Err(format!("field label not supported: {path}"));
             }
@@ -210,10 +198,7 @@ mod tests {
 
     #[test]
     fn field_requirements_are_limited_to_supported_paths() {
-        let pods = super::super::resources::RESOURCES
-            .iter()
-            .find(|r| r.plural == "pods")
-            .unwrap();
+        let pods = super::super::resources::RESOURCES.iter().find(|r| r.plural == "pods").unwrap();
         let p = pod(json!({}));
         let yes = |s: &str| FieldSelector::parse(s, pods).unwrap().matches(&p);
         assert!(yes("spec.nodeName=node1"));

@@ -30,11 +30,7 @@ type Body = BoxBody<Bytes, Infallible>;
 
 /// Accepts connections while listening, and obeys [`Control`] commands,
 /// until the control channel closes.
-pub(super) async fn accept_loop(
-    shared: Arc<Shared>,
-    initial: Option<std::net::TcpListener>,
-    mut control: mpsc::UnboundedReceiver<Control>,
-) {
+pub(super) async fn accept_loop(shared: Arc<Shared>, initial: Option<std::net::TcpListener>, mut control: mpsc::UnboundedReceiver<Control>) {
     let mut listener = initial.and_then(|l| TcpListener::from_std(l).ok());
     loop {
         enum Next {
@@ -80,8 +76,7 @@ fn serve_connection(shared: &Arc<Shared>, stream: TcpStream) {
             let shared = Arc::clone(&service_shared);
             async move { Ok::<_, Infallible>(handle(&shared, req)) }
         });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .serve_connection(TokioIo::new(stream), service);
+        let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
         // Biased towards the kill: once the generation is bumped, no more
         // bytes go out, even for changes published after it.
         tokio::select! {
@@ -111,18 +106,13 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(b) => {
+                    out.push(b);
+                    i += 2;
                 }
-            }
+                None => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -135,10 +125,7 @@ struct Params(Vec<(String, String)>);
 
 impl Params {
     fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     fn flag(&self, name: &str) -> bool {
@@ -147,42 +134,22 @@ impl Params {
 
     /// A numeric parameter; the error is the message for a 400.
     fn number(&self, name: &str) -> Result<Option<u64>, String> {
-        self.get(name)
-            .filter(|v| !v.is_empty())
-            .map(|v| {
-                v.parse()
-                    .map_err(|_| format!("invalid {name} parameter {v:?}"))
-            })
-            .transpose()
+        self.get(name).filter(|v| !v.is_empty()).map(|v| v.parse().map_err(|_| format!("invalid {name} parameter {v:?}"))).transpose()
     }
 }
 
 fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
-    lock(&shared.requests).push(RecordedRequest {
-        method: req.method().to_string(),
-        path: path.clone(),
-        query: query.clone(),
-    });
+    lock(&shared.requests).push(RecordedRequest { method: req.method().to_string(), path: path.clone(), query: query.clone() });
     if let Some(token) = &shared.token {
-        let presented = req
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+        let presented = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
         if presented != Some(format!("Bearer {token}").as_str()) {
             return status_response(401, "Unauthorized", "Unauthorized");
         }
     }
     if req.method() != Method::GET {
-        return status_response(
-            405,
-            "MethodNotAllowed",
-            &format!(
-                "{} is not supported by the netdoctor test API server",
-                req.method()
-            ),
-        );
+        return status_response(405, "MethodNotAllowed", &format!("{} is not supported by the netdoctor test API server", req.method()));
     }
     route(shared, &path, &Params(query_pairs(&query)))
 }
@@ -199,9 +166,7 @@ fn route(shared: &Arc<Shared>, path: &str, params: &Params) -> Response<Body> {
         ["apis", group] => resources::api_group_doc(resources, group),
         ["apis", group, version] => resources::api_resource_list(resources, group, version),
         ["api", "v1", rest @ ..] => return resource_request(shared, store, "", "v1", rest, params),
-        ["apis", group, version, rest @ ..] => {
-            return resource_request(shared, store, group, version, rest, params)
-        }
+        ["apis", group, version, rest @ ..] => return resource_request(shared, store, group, version, rest, params),
         _ => None,
     };
     match doc {
@@ -218,11 +183,7 @@ fn resource_request(
     rest: &[&str],
     params: &Params,
 ) -> Response<Body> {
-    let find = |plural: &str, namespaced: bool| {
-        store
-            .index_of_path(group, version, plural)
-            .filter(|i| store.resource(*i).namespaced == namespaced)
-    };
+    let find = |plural: &str, namespaced: bool| store.index_of_path(group, version, plural).filter(|i| store.resource(*i).namespaced == namespaced);
     let (index, namespace, name) = match *rest {
         [plural] => match store.index_of_path(group, version, plural) {
             Some(i) => (i, None, None),
@@ -246,33 +207,23 @@ fn resource_request(
     if let Some(name) = name {
         return match store.get(index, namespace, name) {
             Some(object) => json_response(StatusCode::OK, &object),
-            None => status_response(
-                404,
-                "NotFound",
-                &format!("{} \"{name}\" not found", resource.plural),
-            ),
+            None => status_response(404, "NotFound", &format!("{} \"{name}\" not found", resource.plural)),
         };
     }
     let labels = match LabelSelector::parse(params.get("labelSelector").unwrap_or_default()) {
         Ok(s) => s,
         Err(message) => return bad_request(&message),
     };
-    let fields =
-        match FieldSelector::parse(params.get("fieldSelector").unwrap_or_default(), resource) {
-            Ok(s) => s,
-            Err(message) => return bad_request(&message),
-        };
+    let fields = match FieldSelector::parse(params.get("fieldSelector").unwrap_or_default(), resource) {
+        Ok(s) => s,
+        Err(message) => return bad_request(&message),
+    };
     if let Some(m) = params.get("resourceVersionMatch") {
         if !matches!(m, "" | "NotOlderThan" | "Exact") {
             return bad_request(&format!("resourceVersionMatch: unsupported value {m:?}"));
         }
     }
-    let scope = Scope {
-        resource: index,
-        namespace: namespace.map(str::to_string),
-        labels,
-        fields,
-    };
+    let scope = Scope { resource: index, namespace: namespace.map(str::to_string), labels, fields };
     if params.flag("watch") {
         return watch(shared, store, scope, params);
     }
@@ -280,11 +231,7 @@ fn resource_request(
         Ok(limit) => limit.map(|l| l as usize),
         Err(message) => return bad_request(&message),
     };
-    match store.list(
-        &scope,
-        limit,
-        params.get("continue").filter(|c| !c.is_empty()),
-    ) {
+    match store.list(&scope, limit, params.get("continue").filter(|c| !c.is_empty())) {
         Ok(page) => {
             let mut metadata = json!({"resourceVersion": page.resource_version.to_string()});
             if let Some(token) = page.continue_token {
@@ -293,11 +240,7 @@ fn resource_request(
             if let Some(remaining) = page.remaining {
                 metadata["remainingItemCount"] = json!(remaining);
             }
-            let items: Vec<Value> = page
-                .items
-                .into_iter()
-                .map(|o| store::list_item(resource, o))
-                .collect();
+            let items: Vec<Value> = page.items.into_iter().map(|o| store::list_item(resource, o)).collect();
             json_response(
                 StatusCode::OK,
                 &json!({
@@ -314,12 +257,7 @@ fn resource_request(
 
 /// Starts a watch: decides the replay under the store lock and subscribes
 /// to live changes before releasing it, so no change is missed or repeated.
-fn watch(
-    shared: &Arc<Shared>,
-    store: std::sync::MutexGuard<'_, Store>,
-    scope: Scope,
-    params: &Params,
-) -> Response<Body> {
+fn watch(shared: &Arc<Shared>, store: std::sync::MutexGuard<'_, Store>, scope: Scope, params: &Params) -> Response<Body> {
     let resource = store.resource(scope.resource);
     let bookmarks = params.flag("allowWatchBookmarks");
     let timeout = match params.number("timeoutSeconds") {
@@ -359,17 +297,10 @@ fn watch(
     drop(store);
 
     let (tx, mut rx) = mpsc::channel::<Bytes>(64);
-    let feed = Feed {
-        shared: Arc::clone(shared),
-        scope,
-        resource,
-        bookmarks,
-        last_rv,
-    };
+    let feed = Feed { shared: Arc::clone(shared), scope, resource, bookmarks, last_rv };
     shared.open_watches.fetch_add(1, Ordering::SeqCst);
     tokio::spawn(feed.run(lines, signals, tx, timeout));
-    let stream =
-        futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))));
+    let stream = futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b)))));
     response(StatusCode::OK, StreamBody::new(stream).boxed())
 }
 
@@ -389,13 +320,7 @@ impl Drop for Feed {
 }
 
 impl Feed {
-    async fn run(
-        mut self,
-        replay: Vec<Bytes>,
-        mut signals: broadcast::Receiver<Signal>,
-        tx: mpsc::Sender<Bytes>,
-        timeout: Option<Duration>,
-    ) {
+    async fn run(mut self, replay: Vec<Bytes>, mut signals: broadcast::Receiver<Signal>, tx: mpsc::Sender<Bytes>, timeout: Option<Duration>) {
         for line in replay {
             if tx.send(line).await.is_err() {
                 return;
@@ -422,29 +347,19 @@ impl Feed {
                     }
                     None => continue,
                 },
-                Ok(Signal::Bookmark(rv)) if self.bookmarks => {
-                    bookmark_line(self.resource, rv, false)
-                }
+                Ok(Signal::Bookmark(rv)) if self.bookmarks => bookmark_line(self.resource, rv, false),
                 Ok(Signal::Bookmark(_)) => continue,
                 Ok(Signal::Expire) => {
                     if self.shared.expired_watch == ExpiredWatch::ErrorEvent {
                         let current = self.shared.store().resource_version();
-                        let message =
-                            format!("too old resource version: {} ({current})", self.last_rv);
-                        let _ = tx
-                            .send(event_line(
-                                "ERROR",
-                                &store::status(410, "Expired", &message),
-                            ))
-                            .await;
+                        let message = format!("too old resource version: {} ({current})", self.last_rv);
+                        let _ = tx.send(event_line("ERROR", &store::status(410, "Expired", &message))).await;
                     }
                     return;
                 }
                 // A watcher too slow to keep up is closed, as kube-apiserver
                 // does; it re-watches from its last resourceVersion.
-                Err(
-                    broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed,
-                ) => return,
+                Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => return,
             };
             if tx.send(line).await.is_err() {
                 return;
@@ -466,19 +381,13 @@ fn bookmark_line(resource: &Resource, rv: u64, initial_events_end: bool) -> Byte
     if initial_events_end {
         metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
     }
-    event_line(
-        "BOOKMARK",
-        &json!({"kind": resource.kind, "apiVersion": resource.api_version(), "metadata": metadata}),
-    )
+    event_line("BOOKMARK", &json!({"kind": resource.kind, "apiVersion": resource.api_version(), "metadata": metadata}))
 }
 
 fn response(status: StatusCode, body: Body) -> Response<Body> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
+    response.headers_mut().insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     response
 }
 
@@ -493,11 +402,7 @@ fn status_response(code: u16, reason: &str, message: &str) -> Response<Body> {
 }
 
 fn not_found() -> Response<Body> {
-    status_response(
-        404,
-        "NotFound",
-        "the server could not find the requested resource",
-    )
+    status_response(404, "NotFound", "the server could not find the requested resource")
 }
 
 fn bad_request(message: &str) -> Response<Body> {
@@ -517,16 +422,11 @@ mod tests {
 
     #[test]
     fn query_values_are_percent_decoded() {
-        let pairs = query_pairs(
-            "labelSelector=app%3Dflannel%2Ctier%21%3Dx&limit=2&fieldSelector=a+b&bad=%zz&end=%4",
-        );
+        let pairs = query_pairs("labelSelector=app%3Dflannel%2Ctier%21%3Dx&limit=2&fieldSelector=a+b&bad=%zz&end=%4");
         assert_eq!(
             pairs,
             [
-                (
-                    "labelSelector".to_string(),
-                    "app=flannel,tier!=x".to_string()
-                ),
+                ("labelSelector".to_string(), "app=flannel,tier!=x".to_string()),
                 ("limit".into(), "2".into()),
                 ("fieldSelector".into(), "a b".into()),
                 ("bad".into(), "%zz".into()),

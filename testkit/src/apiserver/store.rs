@@ -50,9 +50,7 @@ pub(super) struct Scope {
 impl Scope {
     pub(super) fn contains(&self, object: &Value) -> bool {
         let ns = object["metadata"]["namespace"].as_str().unwrap_or("");
-        self.namespace.as_deref().is_none_or(|want| want == ns)
-            && self.labels.matches(object)
-            && self.fields.matches(object)
+        self.namespace.as_deref().is_none_or(|want| want == ns) && self.labels.matches(object) && self.fields.matches(object)
     }
 
     /// What a watcher with this scope sees of a change, as kube-apiserver's
@@ -143,21 +141,12 @@ impl Store {
 
     /// The served resource with this kind.
     pub(super) fn index_of_kind(&self, kind: &str) -> Result<usize> {
-        self.resources
-            .iter()
-            .position(|r| r.kind == kind)
-            .ok_or_else(|| {
-                Error::Invalid(format!(
-                    "kind {kind:?} is not served by the test API server"
-                ))
-            })
+        self.resources.iter().position(|r| r.kind == kind).ok_or_else(|| Error::Invalid(format!("kind {kind:?} is not served by the test API server")))
     }
 
     /// The served resource at this URL: group, version, plural.
     pub(super) fn index_of_path(&self, group: &str, version: &str, plural: &str) -> Option<usize> {
-        self.resources
-            .iter()
-            .position(|r| r.group == group && r.version == version && r.plural == plural)
+        self.resources.iter().position(|r| r.group == group && r.version == version && r.plural == plural)
     }
 
     /// Creates or replaces an object; records and returns the change.
@@ -167,43 +156,27 @@ impl Store {
         let resource = self.resources[index];
         let api_version = object["apiVersion"].as_str().unwrap_or_default();
         if api_version != resource.api_version() {
-            return Err(Error::Invalid(format!(
-                "{kind} has apiVersion {api_version:?}, the server serves {}",
-                resource.api_version()
-            )));
+            return Err(Error::Invalid(format!("{kind} has apiVersion {api_version:?}, the server serves {}", resource.api_version())));
         }
         let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
             return Err(Error::Invalid(format!("{kind} without metadata")));
         };
-        let name = meta
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let name = meta.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
         if name.is_empty() {
             return Err(Error::Invalid(format!("{kind} without metadata.name")));
         }
-        let namespace = match (
-            resource.namespaced,
-            meta.get("namespace").and_then(Value::as_str),
-        ) {
+        let namespace = match (resource.namespaced, meta.get("namespace").and_then(Value::as_str)) {
             (true, Some(ns)) if !ns.is_empty() => ns.to_string(),
             (true, _) => {
                 meta.insert("namespace".into(), json!("default"));
                 "default".to_string()
             }
             (false, None | Some("")) => String::new(),
-            (false, Some(ns)) => {
-                return Err(Error::Invalid(format!(
-                    "{kind} {name} is cluster-scoped but has namespace {ns:?}"
-                )))
-            }
+            (false, Some(ns)) => return Err(Error::Invalid(format!("{kind} {name} is cluster-scoped but has namespace {ns:?}"))),
         };
         let key = (index, namespace, name);
         let previous = self.objects.get(&key).cloned();
-        let uid = previous
-            .as_ref()
-            .and_then(|p| p["metadata"]["uid"].as_str().map(str::to_string));
+        let uid = previous.as_ref().and_then(|p| p["metadata"]["uid"].as_str().map(str::to_string));
         if !meta.contains_key("uid") {
             let uid = uid.unwrap_or_else(|| {
                 self.next_uid += 1;
@@ -212,10 +185,7 @@ impl Store {
             meta.insert("uid".into(), json!(uid));
         }
         self.resource_version += 1;
-        meta.insert(
-            "resourceVersion".into(),
-            json!(self.resource_version.to_string()),
-        );
+        meta.insert("resourceVersion".into(), json!(self.resource_version.to_string()));
         let object = Arc::new(object);
         self.objects.insert(key, Arc::clone(&object));
         let change = match previous {
@@ -226,23 +196,11 @@ impl Store {
     }
 
     /// Deletes an object; records and returns the change.
-    pub(super) fn delete(
-        &mut self,
-        kind: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Result<Arc<Change>> {
+    pub(super) fn delete(&mut self, kind: &str, namespace: Option<&str>, name: &str) -> Result<Arc<Change>> {
         let index = self.index_of_kind(kind)?;
-        let key = (
-            index,
-            namespace.unwrap_or_default().to_string(),
-            name.to_string(),
-        );
+        let key = (index, namespace.unwrap_or_default().to_string(), name.to_string());
         let Some(previous) = self.objects.remove(&key) else {
-            return Err(Error::Invalid(format!(
-                "{kind} {}{name} does not exist",
-                namespace.map(|ns| format!("{ns}/")).unwrap_or_default()
-            )));
+            return Err(Error::Invalid(format!("{kind} {}{name} does not exist", namespace.map(|ns| format!("{ns}/")).unwrap_or_default())));
         };
         self.resource_version += 1;
         let mut last = (*previous).clone();
@@ -250,20 +208,8 @@ impl Store {
         Ok(self.record(index, ChangeType::Deleted, Arc::new(last), Some(previous)))
     }
 
-    fn record(
-        &mut self,
-        resource: usize,
-        change: ChangeType,
-        object: Arc<Value>,
-        previous: Option<Arc<Value>>,
-    ) -> Arc<Change> {
-        let change = Arc::new(Change {
-            resource_version: self.resource_version,
-            resource,
-            change,
-            object,
-            previous,
-        });
+    fn record(&mut self, resource: usize, change: ChangeType, object: Arc<Value>, previous: Option<Arc<Value>>) -> Arc<Change> {
+        let change = Arc::new(Change { resource_version: self.resource_version, resource, change, object, previous });
         self.history.push_back(Arc::clone(&change));
         while self.history.len() > self.history_limit {
             if let Some(dropped) = self.history.pop_front() {
@@ -290,43 +236,25 @@ impl Store {
     }
 
     /// One object, as stored.
-    pub(super) fn get(
-        &self,
-        resource: usize,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<Arc<Value>> {
-        let key = (
-            resource,
-            namespace.unwrap_or_default().to_string(),
-            name.to_string(),
-        );
+    pub(super) fn get(&self, resource: usize, namespace: Option<&str>, name: &str) -> Option<Arc<Value>> {
+        let key = (resource, namespace.unwrap_or_default().to_string(), name.to_string());
         self.objects.get(&key).cloned()
     }
 
     /// All objects of a resource in key order.
     pub(super) fn all(&self, resource: usize) -> impl Iterator<Item = &Arc<Value>> {
         let start = (resource, String::new(), String::new());
-        self.objects
-            .range(start..)
-            .take_while(move |(k, _)| k.0 == resource)
-            .map(|(_, v)| v)
+        self.objects.range(start..).take_while(move |(k, _)| k.0 == resource).map(|(_, v)| v)
     }
 
     /// A page of a list: at most `limit` objects after the `continue`
     /// token's position, with a token for the next page. Pages after the
     /// first report the first page's resourceVersion, as the API does.
-    pub(super) fn list(
-        &self,
-        scope: &Scope,
-        limit: Option<usize>,
-        token: Option<&str>,
-    ) -> Result<Page, Refusal> {
+    pub(super) fn list(&self, scope: &Scope, limit: Option<usize>, token: Option<&str>) -> Result<Page, Refusal> {
         let (resource_version, after) = match token {
             None => (self.resource_version, None),
             Some(token) => {
-                let (rv, ns, name) = decode_continue(token)
-                    .ok_or_else(|| Refusal::BadRequest("continue key is not valid".into()))?;
+                let (rv, ns, name) = decode_continue(token).ok_or_else(|| Refusal::BadRequest("continue key is not valid".into()))?;
                 if rv < self.replayable_from {
                     return Err(Refusal::Expired(
                         "The provided continue parameter is too old to display a consistent list result. \
@@ -341,11 +269,7 @@ impl Store {
             Some(key) => Bound::Excluded(key.clone()),
             None => Bound::Included((scope.resource, String::new(), String::new())),
         };
-        let mut matching = self
-            .objects
-            .range((lower, Bound::Unbounded))
-            .take_while(|(k, _)| k.0 == scope.resource)
-            .filter(|(_, v)| scope.contains(v));
+        let mut matching = self.objects.range((lower, Bound::Unbounded)).take_while(|(k, _)| k.0 == scope.resource).filter(|(_, v)| scope.contains(v));
         let limit = limit.filter(|l| *l > 0).unwrap_or(usize::MAX);
         let mut items = Vec::new();
         let mut last_key = None;
@@ -358,51 +282,23 @@ impl Store {
             (0, _) | (_, None) => (None, None),
             (n, Some(key)) => {
                 let unfiltered = scope.labels.is_empty() && scope.fields.is_empty();
-                (
-                    Some(encode_continue(resource_version, &key.1, &key.2)),
-                    unfiltered.then_some(n),
-                )
+                (Some(encode_continue(resource_version, &key.1, &key.2)), unfiltered.then_some(n))
             }
         };
-        Ok(Page {
-            items,
-            resource_version,
-            continue_token,
-            remaining,
-        })
+        Ok(Page { items, resource_version, continue_token, remaining })
     }
 
     /// Where a watch from `resource_version` starts, or `Expired` when the
     /// history no longer reaches back that far.
-    pub(super) fn watch_start(
-        &self,
-        scope: &Scope,
-        resource_version: Option<&str>,
-    ) -> Result<WatchStart, Refusal> {
+    pub(super) fn watch_start(&self, scope: &Scope, resource_version: Option<&str>) -> Result<WatchStart, Refusal> {
         match resource_version.filter(|rv| !rv.is_empty() && *rv != "0") {
-            None => Ok(WatchStart::Snapshot(
-                self.all(scope.resource)
-                    .filter(|o| scope.contains(o))
-                    .map(|o| (**o).clone())
-                    .collect(),
-            )),
+            None => Ok(WatchStart::Snapshot(self.all(scope.resource).filter(|o| scope.contains(o)).map(|o| (**o).clone()).collect())),
             Some(rv) => {
-                let rv: u64 = rv.parse().map_err(|_| {
-                    Refusal::BadRequest(format!("invalid resource version: {rv:?}"))
-                })?;
+                let rv: u64 = rv.parse().map_err(|_| Refusal::BadRequest(format!("invalid resource version: {rv:?}")))?;
                 if rv < self.replayable_from {
-                    return Err(Refusal::Expired(format!(
-                        "too old resource version: {rv} ({})",
-                        self.replayable_from
-                    )));
+                    return Err(Refusal::Expired(format!("too old resource version: {rv} ({})", self.replayable_from)));
                 }
-                Ok(WatchStart::Replay(
-                    self.history
-                        .iter()
-                        .filter(|c| c.resource_version > rv && c.resource == scope.resource)
-                        .cloned()
-                        .collect(),
-                ))
+                Ok(WatchStart::Replay(self.history.iter().filter(|c| c.resource_version > rv && c.resource == scope.resource).cloned().collect()))
             }
         }
     }
@@ -410,20 +306,14 @@ impl Store {
 
 /// The token is opaque to clients; ours is `rv/namespace/name` in hex.
 fn encode_continue(rv: u64, namespace: &str, name: &str) -> String {
-    format!("{rv}/{namespace}/{name}")
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{rv}/{namespace}/{name}").bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 fn decode_continue(token: &str) -> Option<(u64, String, String)> {
     if !token.len().is_multiple_of(2) {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..token.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
-        .collect();
+    let bytes: Option<Vec<u8>> = (0..token.len()).step_by(2).map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok()).collect();
     let text = String::from_utf8(bytes?).ok()?;
     let mut parts = text.splitn(3, '/');
     let rv = parts.next()?.parse().ok()?;
@@ -457,10 +347,7 @@ pub(super) fn list_item(resource: &Resource, mut object: Value) -> Value {
 
 /// Splits a kubectl-style List into its items; a single object is itself.
 pub(super) fn items_of(document: Value) -> Vec<Value> {
-    let is_list = document["kind"]
-        .as_str()
-        .is_some_and(|k| k.ends_with("List"))
-        && document.get("items").is_some();
+    let is_list = document["kind"].as_str().is_some_and(|k| k.ends_with("List")) && document.get("items").is_some();
     if !is_list {
         return vec![document];
     }
@@ -483,12 +370,7 @@ mod tests {
     }
 
     fn scope(store: &Store) -> Scope {
-        Scope {
-            resource: store.index_of_kind("Pod").unwrap(),
-            namespace: None,
-            labels: LabelSelector::default(),
-            fields: FieldSelector::default(),
-        }
+        Scope { resource: store.index_of_kind("Pod").unwrap(), namespace: None, labels: LabelSelector::default(), fields: FieldSelector::default() }
     }
 
     /// A store holding pods a..e in namespace `ns`.
@@ -509,51 +391,30 @@ mod tests {
         assert_eq!(first.remaining, Some(3));
         let rv = first.resource_version;
         store.apply(pod("ns", "f")).unwrap();
-        let second = store
-            .list(&s, Some(2), first.continue_token.as_deref())
-            .unwrap();
-        assert_eq!(
-            second.resource_version, rv,
-            "pages keep the first page's resourceVersion"
-        );
+        let second = store.list(&s, Some(2), first.continue_token.as_deref()).unwrap();
+        assert_eq!(second.resource_version, rv, "pages keep the first page's resourceVersion");
         assert_eq!(second.items[0]["metadata"]["name"], "c");
-        let third = store
-            .list(&s, Some(2), second.continue_token.as_deref())
-            .unwrap();
+        let third = store.list(&s, Some(2), second.continue_token.as_deref()).unwrap();
         assert_eq!(third.items.len(), 2);
         assert!(third.continue_token.is_none());
         assert!(third.remaining.is_none());
         store.compact();
-        assert!(matches!(
-            store.list(&s, Some(2), first.continue_token.as_deref()),
-            Err(Refusal::Expired(_))
-        ));
-        assert!(matches!(
-            store.list(&s, None, Some("zz")),
-            Err(Refusal::BadRequest(_))
-        ));
+        assert!(matches!(store.list(&s, Some(2), first.continue_token.as_deref()), Err(Refusal::Expired(_))));
+        assert!(matches!(store.list(&s, None, Some("zz")), Err(Refusal::BadRequest(_))));
     }
 
     #[test]
     fn history_is_bounded_and_old_watches_expire() {
         let (mut store, s) = five_pods(3);
         let rv = store.resource_version();
-        assert!(matches!(
-            store.watch_start(&s, Some("2")),
-            Err(Refusal::Expired(_))
-        ));
+        assert!(matches!(store.watch_start(&s, Some("2")), Err(Refusal::Expired(_))));
         match store.watch_start(&s, Some(&(rv - 2).to_string())) {
             Ok(WatchStart::Replay(changes)) => assert_eq!(changes.len(), 2),
             _ => panic!("expected a replay"),
         }
         let deleted = store.delete("Pod", Some("ns"), "a").unwrap();
-        assert_eq!(
-            deleted.object["metadata"]["resourceVersion"],
-            json!((rv + 1).to_string())
-        );
+        assert_eq!(deleted.object["metadata"]["resourceVersion"], json!((rv + 1).to_string()));
         assert!(store.delete("Pod", Some("ns"), "a").is_err());
-        assert!(store
-            .apply(json!({"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "s"}}))
-            .is_err());
+        assert!(store.apply(json!({"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "s"}})).is_err());
     }
 }

@@ -5,10 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::{Error, Result};
@@ -30,14 +27,8 @@ impl Pki {
 
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "netdoctor-testkit CA");
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
+        ca_params.distinguished_name.push(DnType::CommonName, "netdoctor-testkit CA");
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         let ca_key = KeyPair::generate()?;
         let ca_cert = ca_params.self_signed(&ca_key)?;
         let issuer = Issuer::new(ca_params, ca_key);
@@ -47,29 +38,16 @@ impl Pki {
         let leaf = |sans: Vec<String>, cn: &str, usages: Vec<ExtendedKeyUsagePurpose>| {
             let mut params = CertificateParams::new(sans)?;
             params.distinguished_name.push(DnType::CommonName, cn);
-            params.key_usages = vec![
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::KeyEncipherment,
-            ];
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
             params.extended_key_usages = usages;
             params.use_authority_key_identifier_extension = true;
             let key = KeyPair::generate()?;
             let cert = params.signed_by(&key, &issuer)?;
             Ok::<_, Error>((cert, key))
         };
-        let (server_cert, server_key) = leaf(
-            vec!["127.0.0.1".into(), "localhost".into()],
-            "etcd",
-            vec![
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ],
-        )?;
-        let (client_cert, client_key) = leaf(
-            Vec::new(),
-            "netdoctor-test-client",
-            vec![ExtendedKeyUsagePurpose::ClientAuth],
-        )?;
+        let (server_cert, server_key) =
+            leaf(vec!["127.0.0.1".into(), "localhost".into()], "etcd", vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth])?;
+        let (client_cert, client_key) = leaf(Vec::new(), "netdoctor-test-client", vec![ExtendedKeyUsagePurpose::ClientAuth])?;
 
         let write = |name: &str, pem: String| {
             let path = dir.join(name);
@@ -82,10 +60,8 @@ impl Pki {
         // client needs none of the post-quantum key exchange it lacks.
         #[allow(deprecated)]
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let client_config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(
+        let client_config =
+            rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?.with_root_certificates(roots).with_client_auth_cert(
                 vec![CertificateDer::from(client_cert.der().to_vec())],
                 PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key.serialize_der())),
             )?;

@@ -19,24 +19,12 @@ pub(super) struct Response {
 }
 
 /// Sends one request to `127.0.0.1:port`.
-pub(super) fn request(
-    port: u16,
-    tls: Option<&Arc<rustls::ClientConfig>>,
-    method: &str,
-    path: &str,
-    form: Option<&str>,
-) -> Result<Response> {
+pub(super) fn request(port: u16, tls: Option<&Arc<rustls::ClientConfig>>, method: &str, path: &str, form: Option<&str>) -> Result<Response> {
     let context = format!("{method} {path} on 127.0.0.1:{port}");
-    let fail = |detail: String| Error::Http {
-        context: context.clone(),
-        detail,
-    };
+    let fail = |detail: String| Error::Http { context: context.clone(), detail };
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-        .map_err(|e| fail(e.to_string()))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(10)))
-        .and_then(|()| tcp.set_write_timeout(Some(Duration::from_secs(10))))
-        .map_err(|e| fail(e.to_string()))?;
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| fail(e.to_string()))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).and_then(|()| tcp.set_write_timeout(Some(Duration::from_secs(10)))).map_err(|e| fail(e.to_string()))?;
 
     let mut req = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n");
     if let Some(body) = form {
@@ -57,18 +45,9 @@ pub(super) fn request(
     .map_err(|e| fail(e.to_string()))?;
 
     let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| fail(format!("no HTTP header in {} bytes", raw.len())))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| fail(format!("bad status line {head:?}")))?;
-    Ok(Response {
-        status,
-        body: body.to_string(),
-    })
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| fail(format!("no HTTP header in {} bytes", raw.len())))?;
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| fail(format!("bad status line {head:?}")))?;
+    Ok(Response { status, body: body.to_string() })
 }
 
 /// Writes the request and reads until the server closes. A TLS peer that

@@ -124,30 +124,71 @@ pub fn register(r: &mut Reg) {
         })
         .register_fn("calico_in_use", |c: &mut Ctx| traced(|| "Cluster/cluster".into(), || "calico_in_use()".into(), strings(c.g.calico_in_use())))
         .register_fn("calico_blocks", |c: &mut Ctx| -> Array {
-            let out: Array = c.g.calico_blocks().into_iter().map(|(cidr, node, src)| Dynamic::from_map(map_of([("cidr", cidr.to_string().into()), ("node", node.into()), ("source", src.into())]))).collect();
+            let out: Array =
+                c.g.calico_blocks()
+                    .into_iter()
+                    .map(|(cidr, node, src)| Dynamic::from_map(map_of([("cidr", cidr.to_string().into()), ("node", node.into()), ("source", src.into())])))
+                    .collect();
             traced(|| "Cluster/cluster".into(), || "calico_blocks()".into(), out)
         });
-    r.doc("Graph", "flannel_in_use", "g.flannel_in_use() -> [string]", "Why flannel is in use (etcd config, kube-flannel-cfg, Node annotations, flannel pods); empty when it is not.", "if g.flannel_in_use().is_empty() { return; }")
-        .doc("Graph", "flannel_lease_source", "g.flannel_lease_source() -> #{known, source, reason}", "Where flannel leases come from: `etcd` or `kube-subnet-mgr` (Node annotations + spec.podCIDR); known false with the reason when they cannot be told.", "let ls = g.flannel_lease_source(); if !ls.known { g.skip(h.subject(), ls.reason); }")
-        .doc("Graph", "calico_in_use", "g.calico_in_use() -> [string]", "Why Calico is in use (IPPools, BlockAffinities, calico-node pods); empty when it is not.", "if g.calico_in_use().is_empty() { return; }")
-        .doc("Graph", "calico_blocks", "g.calico_blocks() -> [#{cidr, node, source}]", "Calico blocks and their owners, from confirmed BlockAffinities and from hosts' own `blackhole BLOCK proto bird|80` routes.", "g.calico_blocks().filter(|b| b.node == h.name)");
+    r.doc(
+        "Graph",
+        "flannel_in_use",
+        "g.flannel_in_use() -> [string]",
+        "Why flannel is in use (etcd config, kube-flannel-cfg, Node annotations, flannel pods); empty when it is not.",
+        "if g.flannel_in_use().is_empty() { return; }",
+    )
+    .doc(
+        "Graph",
+        "flannel_lease_source",
+        "g.flannel_lease_source() -> #{known, source, reason}",
+        "Where flannel leases come from: `etcd` or `kube-subnet-mgr` (Node annotations + spec.podCIDR); known false with the reason when they cannot be told.",
+        "let ls = g.flannel_lease_source(); if !ls.known { g.skip(h.subject(), ls.reason); }",
+    )
+    .doc(
+        "Graph",
+        "calico_in_use",
+        "g.calico_in_use() -> [string]",
+        "Why Calico is in use (IPPools, BlockAffinities, calico-node pods); empty when it is not.",
+        "if g.calico_in_use().is_empty() { return; }",
+    )
+    .doc(
+        "Graph",
+        "calico_blocks",
+        "g.calico_blocks() -> [#{cidr, node, source}]",
+        "Calico blocks and their owners, from confirmed BlockAffinities and from hosts' own `blackhole BLOCK proto bird|80` routes.",
+        "g.calico_blocks().filter(|b| b.node == h.name)",
+    );
 
     r.engine
         .register_fn("proxy_table", |h: &mut HostRef| {
             let idx = h.g.proxy_index(h.t);
             trace(
                 || h.label(),
-                || format!("proxy_table() → mode {:?}, {} IPVS virtual servers, {} KUBE-SVC chains", idx.mode, idx.ipvs.as_ref().map_or(0, Vec::len), idx.iptables.as_ref().map_or(0, |t| t.chains.len())),
+                || {
+                    format!(
+                        "proxy_table() → mode {:?}, {} IPVS virtual servers, {} KUBE-SVC chains",
+                        idx.mode,
+                        idx.ipvs.as_ref().map_or(0, Vec::len),
+                        idx.iptables.as_ref().map_or(0, |t| t.chains.len())
+                    )
+                },
             );
             ProxyTableRef { g: h.g.clone(), t: h.t }
         })
         .register_fn("proxy_mode", |h: &mut HostRef| traced(|| h.label(), || "proxy_mode()".into(), h.g.host_proxy_mode(h.t).to_string()))
         .register_fn("forward_chain", |h: &mut HostRef| -> Dynamic {
             let accepts = |v: &[crate::dataplane::ForwardAccept]| -> Array {
-                v.iter().map(|a| Dynamic::from_map(map_of([("rule", a.rule.clone().into()), ("path", strings(&a.path).into()), ("why", a.why.clone().into())]))).collect()
+                v.iter()
+                    .map(|a| Dynamic::from_map(map_of([("rule", a.rule.clone().into()), ("path", strings(&a.path).into()), ("why", a.why.clone().into())])))
+                    .collect()
             };
             let d = match h.g.forward_analysis(h.t) {
-                Some(f) => Dynamic::from_map(map_of([("policy", f.policy.clone().into()), ("accepts", accepts(&f.accepts).into()), ("not_counted", accepts(&f.not_counted).into())])),
+                Some(f) => Dynamic::from_map(map_of([
+                    ("policy", f.policy.clone().into()),
+                    ("accepts", accepts(&f.accepts).into()),
+                    ("not_counted", accepts(&f.not_counted).into()),
+                ])),
                 None => Dynamic::UNIT,
             };
             traced(|| h.label(), || "forward_chain()".into(), d)
@@ -204,7 +245,9 @@ pub fn register(r: &mut Reg) {
             let i = h.g.overlay_device(h.t).and_then(|d| super::host::Links::items(&h.g, h.t).iter().position(|l| std::ptr::eq(l, d)));
             traced(|| h.label(), || "overlay_device()".into(), opt(i.map(|i| Item::<super::host::Links>::at(&h.g, h.t, i))))
         })
-        .register_fn("route_egress", |h: &mut HostRef, r: Item<super::host::Routes>| traced(|| h.label(), || format!("route_egress({})", r.get().text()), opt(h.g.route_egress(h.t, r.get()))))
+        .register_fn("route_egress", |h: &mut HostRef, r: Item<super::host::Routes>| {
+            traced(|| h.label(), || format!("route_egress({})", r.get().text()), opt(h.g.route_egress(h.t, r.get())))
+        })
         .register_fn("addr_dev", |h: &mut HostRef, ip: &str| -> R<Dynamic> {
             let ip = parse_ip_arg(ip)?;
             Ok(traced(|| h.label(), || format!("addr_dev({ip})"), opt_str(h.g.addr_dev(h.t, ip))))
@@ -230,13 +273,39 @@ pub fn register(r: &mut Reg) {
         .doc("Host", "dataplane_state", "h.dataplane_state() -> #{collected, routes, pod_routes, ipvs_virtual_servers, kube_svc_chains, proxy_mode}", "What of the data plane the host's kernel still holds: main-table unicast routes other than link-local, those into a pod network, IPVS virtual servers and KUBE-SVC chains (() when not collected). Tells whether pods keep serving while the control plane is away (seed 000).", "let d = h.dataplane_state(); d.pod_routes > 0");
 
     r.engine.register_type_with_name::<ProxyTableRef>("ProxyTable");
-    r.get("ProxyTable", "mode", "t.mode -> string", "The host's proxy mode: `ipvs`, `iptables`, or \"\" when its dataplane shows neither.", |t: &ProxyTableRef| t.g.proxy_index(t.t).mode.to_string())
-        .get("ProxyTable", "has_ipvs", "t.has_ipvs -> bool", "The IPVS table was collected and read.", |t: &ProxyTableRef| t.g.proxy_index(t.t).ipvs.is_some())
-        .get("ProxyTable", "has_iptables", "t.has_iptables -> bool", "iptables-save was collected and read.", |t: &ProxyTableRef| t.g.proxy_index(t.t).iptables.is_some())
-        .get("ProxyTable", "kube_ipvs0", "t.kube_ipvs0 -> bool", "The host has a kube-ipvs0 link.", |t: &ProxyTableRef| t.g.proxy_index(t.t).has_kube_ipvs0)
-        .get("ProxyTable", "has_service_entries", "t.has_service_entries -> bool", "The dataplane holds any service entry at all: a virtual server or kube-ipvs0, or a KUBE-SVC-*/KUBE-SVL-* chain.", |t: &ProxyTableRef| t.g.proxy_index(t.t).has_any_service_entry())
-        .get("ProxyTable", "virtual_servers", "t.virtual_servers -> [VirtualServer]", "IPVS virtual servers with the Service each implements.", |t: &ProxyTableRef| Item::<VirtualServers>::all(&t.g, t.t))
-        .get("ProxyTable", "service_chains", "t.service_chains -> [ServiceChain]", "kube-proxy's KUBE-SVC-*/KUBE-SVL-* chains with their DNAT targets and the KUBE-SERVICES rules jumping to them.", |t: &ProxyTableRef| Item::<ServiceChains>::all(&t.g, t.t));
+    r.get(
+        "ProxyTable",
+        "mode",
+        "t.mode -> string",
+        "The host's proxy mode: `ipvs`, `iptables`, or \"\" when its dataplane shows neither.",
+        |t: &ProxyTableRef| t.g.proxy_index(t.t).mode.to_string(),
+    )
+    .get("ProxyTable", "has_ipvs", "t.has_ipvs -> bool", "The IPVS table was collected and read.", |t: &ProxyTableRef| t.g.proxy_index(t.t).ipvs.is_some())
+    .get("ProxyTable", "has_iptables", "t.has_iptables -> bool", "iptables-save was collected and read.", |t: &ProxyTableRef| {
+        t.g.proxy_index(t.t).iptables.is_some()
+    })
+    .get("ProxyTable", "kube_ipvs0", "t.kube_ipvs0 -> bool", "The host has a kube-ipvs0 link.", |t: &ProxyTableRef| t.g.proxy_index(t.t).has_kube_ipvs0)
+    .get(
+        "ProxyTable",
+        "has_service_entries",
+        "t.has_service_entries -> bool",
+        "The dataplane holds any service entry at all: a virtual server or kube-ipvs0, or a KUBE-SVC-*/KUBE-SVL-* chain.",
+        |t: &ProxyTableRef| t.g.proxy_index(t.t).has_any_service_entry(),
+    )
+    .get(
+        "ProxyTable",
+        "virtual_servers",
+        "t.virtual_servers -> [VirtualServer]",
+        "IPVS virtual servers with the Service each implements.",
+        |t: &ProxyTableRef| Item::<VirtualServers>::all(&t.g, t.t),
+    )
+    .get(
+        "ProxyTable",
+        "service_chains",
+        "t.service_chains -> [ServiceChain]",
+        "kube-proxy's KUBE-SVC-*/KUBE-SVL-* chains with their DNAT targets and the KUBE-SERVICES rules jumping to them.",
+        |t: &ProxyTableRef| Item::<ServiceChains>::all(&t.g, t.t),
+    );
     r.engine
         .register_fn("entries", |t: &mut ProxyTableRef, s: ServiceRef| -> R<Array> {
             let mode = mode_arg(t, "")?;
@@ -251,31 +320,34 @@ pub fn register(r: &mut Reg) {
         .register_fn("missing_entries", |t: &mut ProxyTableRef| -> R<Array> {
             let mode = mode_arg(t, "")?;
             charge(t.g.services().len());
-            let out: Array = t
-                .g
-                .missing_service_entries(t.t, mode)
-                .into_iter()
-                .map(|(s, es)| Dynamic::from_map(map_of([("service", Dynamic::from(ServiceRef { g: t.g.clone(), i: s })), ("entries", es.into_iter().map(entry_map).collect::<Array>().into())])))
-                .collect();
+            let out: Array =
+                t.g.missing_service_entries(t.t, mode)
+                    .into_iter()
+                    .map(|(s, es)| {
+                        Dynamic::from_map(map_of([
+                            ("service", Dynamic::from(ServiceRef { g: t.g.clone(), i: s })),
+                            ("entries", es.into_iter().map(entry_map).collect::<Array>().into()),
+                        ]))
+                    })
+                    .collect();
             Ok(traced(|| t.label(), || format!("missing_entries({mode})"), out))
         })
         .register_fn("stale_backends", |t: &mut ProxyTableRef| -> Array {
             charge(VirtualServers::items(&t.g, t.t).len());
-            let out: Array = t
-                .g
-                .stale_backends(t.t)
-                .into_iter()
-                .map(|b| {
-                    Dynamic::from_map(map_of([
-                        ("virtual_server", Dynamic::from(Item::<VirtualServers>::at(&t.g, t.t, b.vs))),
-                        ("type", b.role.as_str().into()),
-                        ("service", Dynamic::from(ServiceRef { g: t.g.clone(), i: b.service })),
-                        ("real_servers", strings(&b.real_servers).into()),
-                        ("not_a_ready_endpoint", strings(&b.not_ready_endpoint).into()),
-                        ("ready_endpoint_missing", strings(&b.missing).into()),
-                    ]))
-                })
-                .collect();
+            let out: Array =
+                t.g.stale_backends(t.t)
+                    .into_iter()
+                    .map(|b| {
+                        Dynamic::from_map(map_of([
+                            ("virtual_server", Dynamic::from(Item::<VirtualServers>::at(&t.g, t.t, b.vs))),
+                            ("type", b.role.as_str().into()),
+                            ("service", Dynamic::from(ServiceRef { g: t.g.clone(), i: b.service })),
+                            ("real_servers", strings(&b.real_servers).into()),
+                            ("not_a_ready_endpoint", strings(&b.not_ready_endpoint).into()),
+                            ("ready_endpoint_missing", strings(&b.missing).into()),
+                        ]))
+                    })
+                    .collect();
             traced(|| t.label(), || "stale_backends()".into(), out)
         })
         .register_fn("to_string", |t: &mut ProxyTableRef| format!("ProxyTable({}, {})", t.g.host_name(t.t), t.g.proxy_index(t.t).mode));
@@ -289,9 +361,15 @@ pub fn register(r: &mut Reg) {
         .get("VirtualServer", "addr", "v.addr -> string | ()", "Address (() for fwmark services).", |v: &Item<VirtualServers>| opt_str(v.get().addr))
         .get("VirtualServer", "port", "v.port -> int", "Port.", |v: &Item<VirtualServers>| i64::from(v.get().port))
         .get("VirtualServer", "scheduler", "v.scheduler -> string", "rr, wrr, lc, ...", |v: &Item<VirtualServers>| v.get().scheduler.clone())
-        .get("VirtualServer", "type", "v.type -> string", "`cluster_ip`, `node_port`, or \"\" when no Service matches.", |v: &Item<VirtualServers>| v.g.proxy_index(v.of).ipvs.as_ref().map_or(VsRole::Unknown, |e| e[v.i].role).as_str().to_string())
-        .get("VirtualServer", "service", "v.service -> Service | ()", "The Service it implements.", |v: &Item<VirtualServers>| opt(v.g.proxy_index(v.of).ipvs.as_ref().and_then(|e| e[v.i].service).map(|i| ServiceRef { g: v.g.clone(), i })))
-        .get("VirtualServer", "port_name", "v.port_name -> string | ()", "The Service port's name.", |v: &Item<VirtualServers>| opt_str(v.g.proxy_index(v.of).ipvs.as_ref().and_then(|e| e[v.i].port_name.clone())))
+        .get("VirtualServer", "type", "v.type -> string", "`cluster_ip`, `node_port`, or \"\" when no Service matches.", |v: &Item<VirtualServers>| {
+            v.g.proxy_index(v.of).ipvs.as_ref().map_or(VsRole::Unknown, |e| e[v.i].role).as_str().to_string()
+        })
+        .get("VirtualServer", "service", "v.service -> Service | ()", "The Service it implements.", |v: &Item<VirtualServers>| {
+            opt(v.g.proxy_index(v.of).ipvs.as_ref().and_then(|e| e[v.i].service).map(|i| ServiceRef { g: v.g.clone(), i }))
+        })
+        .get("VirtualServer", "port_name", "v.port_name -> string | ()", "The Service port's name.", |v: &Item<VirtualServers>| {
+            opt_str(v.g.proxy_index(v.of).ipvs.as_ref().and_then(|e| e[v.i].port_name.clone()))
+        })
         .get("VirtualServer", "real_servers", "v.real_servers -> [RealServer]", "Its real servers.", |v: &Item<VirtualServers>| -> Array {
             (0..v.get().real_servers.len()).map(|i| Dynamic::from(RealServerRef { g: v.g.clone(), t: v.of, vs: v.i, i })).collect()
         });
@@ -306,8 +384,12 @@ pub fn register(r: &mut Reg) {
 
     r.engine.register_type_with_name::<Item<ServiceChains>>("ServiceChain");
     r.get("ServiceChain", "chain", "c.chain -> string", "The KUBE-SVC-* / KUBE-SVL-* chain.", |c: &Item<ServiceChains>| c.get().name.clone())
-        .get("ServiceChain", "endpoints", "c.endpoints -> [string]", "`ip:port` DNAT targets of its KUBE-SEP-* chains.", |c: &Item<ServiceChains>| strings(&c.get().endpoints))
-        .get("ServiceChain", "jumped_from", "c.jumped_from -> [string]", "KUBE-SERVICES rules that jump to it.", |c: &Item<ServiceChains>| strings(&c.get().jumped_from));
+        .get("ServiceChain", "endpoints", "c.endpoints -> [string]", "`ip:port` DNAT targets of its KUBE-SEP-* chains.", |c: &Item<ServiceChains>| {
+            strings(&c.get().endpoints)
+        })
+        .get("ServiceChain", "jumped_from", "c.jumped_from -> [string]", "KUBE-SERVICES rules that jump to it.", |c: &Item<ServiceChains>| {
+            strings(&c.get().jumped_from)
+        });
     r.engine.register_fn("to_string", |c: &mut Item<ServiceChains>| c.get().name.clone());
 
     r.engine.register_fn("vtep_check", |l: &mut LeaseRef| -> Map {

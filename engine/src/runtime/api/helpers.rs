@@ -36,8 +36,26 @@ pub fn register(r: &mut Reg) {
         .doc("", "is_ip", "is_ip(s) -> bool", "Whether a string is an IP address.", "is_ip(\"10.0.0.1\")")
         .doc("", "is_ipv4", "is_ipv4(s) -> bool", "Whether a string is an IPv4 address (or CIDR).", "is_ipv4(\"10.0.0.1\")")
         .doc("", "is_loopback", "is_loopback(ip) -> bool", "127.0.0.0/8 or ::1.", "is_loopback(\"127.0.0.53\")")
-        .doc("", "rfc3339_seconds", "rfc3339_seconds(ts) -> int | ()", "Unix seconds of an RFC 3339 timestamp (fractions and offsets accepted); () when it does not parse.", "rfc3339_seconds(\"2024-05-20T08:30:00Z\") == 1716193800")
-        .doc("", "human_duration", "human_duration(seconds) -> string", "A duration as kubectl prints ages: `45s`, `12m`, `3h12m`, `2d4h`.", "human_duration(11520) == \"3h12m\"")
+        .doc(
+            "",
+            "rfc3339_seconds",
+            "rfc3339_seconds(ts) -> int | ()",
+            "Unix seconds of an RFC 3339 timestamp (fractions and offsets accepted); () when it does not parse.",
+            "rfc3339_seconds(\"2024-05-20T08:30:00Z\") == 1716193800",
+        )
+        .doc(
+            "",
+            "human_duration",
+            "human_duration(seconds) -> string",
+            "A duration as kubectl prints ages: `45s`, `12m`, `3h12m`, `2d4h`.",
+            "human_duration(11520) == \"3h12m\"",
+        )
         .doc("", "join", "join(array, sep) -> string", "Joins array items as text.", "join(names, \", \")")
-        .doc("", "sample", "sample(array, n) -> array", "At most `n` items, then `\"(+K more)\"` when there were more: evidence stays readable on 5,000-node clusters.", "nodes: sample(g.nodes.map(|n| n.name), 20)");
+        .doc(
+            "",
+            "sample",
+            "sample(array, n) -> array",
+            "At most `n` items, then `\"(+K more)\"` when there were more: evidence stays readable on 5,000-node clusters.",
+            "nodes: sample(g.nodes.map(|n| n.name), 20)",
+        );
 }

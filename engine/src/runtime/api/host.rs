@@ -64,7 +64,9 @@ fn pod_resolv(h: &HostRef) -> Map {
             ("nameservers", conf.nameservers.iter().map(ns_map).collect::<Array>().into()),
             ("reason", "".into()),
         ]),
-        PodResolv::Unknown(reason) => map_of([("known", false.into()), ("file", Dynamic::UNIT), ("how", "".into()), ("nameservers", Array::new().into()), ("reason", reason.into())]),
+        PodResolv::Unknown(reason) => {
+            map_of([("known", false.into()), ("file", Dynamic::UNIT), ("how", "".into()), ("nameservers", Array::new().into()), ("reason", reason.into())])
+        }
     }
 }
 
@@ -122,6 +124,10 @@ pub fn register(r: &mut Reg) {
             let k = host_kind_arg(kind)?;
             Ok(opt(h.facts().and_then(|f| f.state(k)).and_then(|s| s.source).and_then(|s| h.g.stale(s))))
         })
+        .register_fn("addrs_of", |h: &mut HostRef, dev: &str| {
+            let out = Item::<Addrs>::filtered(&h.g, h.t, |a| a.dev == dev);
+            traced(|| h.label(), || format!("addrs_of({dev:?})"), out)
+        })
         .register_fn("link", |h: &mut HostRef, name: &str| -> Dynamic {
             let i = Links::items(&h.g, h.t).iter().position(|l| l.name == name);
             traced(|| h.label(), || format!("link({name:?})"), opt(i.map(|i| Item::<Links>::at(&h.g, h.t, i))))
@@ -131,7 +137,12 @@ pub fn register(r: &mut Reg) {
             traced(|| h.label(), || format!("sysctl({key:?})"), v)
         })
         .register_fn("sysctl_keys", |h: &mut HostRef, prefix: &str| {
-            let keys = strings(h.facts().and_then(|x| x.sysctl.get()).into_iter().flat_map(|m| m.range(prefix.to_string()..).map(|(k, _)| k).take_while(|k| k.starts_with(prefix))));
+            let keys = strings(
+                h.facts()
+                    .and_then(|x| x.sysctl.get())
+                    .into_iter()
+                    .flat_map(|m| m.range(prefix.to_string()..).map(|(k, _)| k).take_while(|k| k.starts_with(prefix))),
+            );
             traced(|| h.label(), || format!("sysctl_keys({prefix:?})"), keys)
         })
         .register_fn("default_route", |h: &mut HostRef, family: &str| -> R<Dynamic> {
@@ -174,7 +185,11 @@ pub fn register(r: &mut Reg) {
             let mut out = Array::new();
             for (hn, what) in h.g.host_networks(h.t) {
                 for (pn, src) in h.g.pod_network_set().overlapping(&hn) {
-                    out.push(Dynamic::from_map(map_of([("host_network", what.clone().into()), ("pod_network", pn.to_string().into()), ("declared_by", src.clone().into())])));
+                    out.push(Dynamic::from_map(map_of([
+                        ("host_network", what.clone().into()),
+                        ("pod_network", pn.to_string().into()),
+                        ("declared_by", src.clone().into()),
+                    ])));
                 }
             }
             traced(|| h.label(), || "pod_network_overlaps()".into(), out)
@@ -199,6 +214,7 @@ pub fn register(r: &mut Reg) {
         .doc("Host", "missing", "h.missing(fact) -> string", "Why a host fact is unavailable (`... not collected`, or `could not be read: SOURCE: ERROR`); \"\" when it is available.", "h.missing(\"sysctl\")")
         .doc("Host", "source", "h.source(fact) -> string | ()", "Where a host fact was read (a capture file, or a live collector and time), for evidence.", "evidence: #{ file: h.source(\"routes\") }")
         .doc("Host", "stale", "h.stale(fact) -> string | ()", "Why a live fact is stale (its collector's last run failed: since when, and the error); () when fresh or from a capture.", "if h.stale(\"routes\") != () { ... }")
+        .doc("Host", "addrs_of", "h.addrs_of(dev) -> [Addr]", "The addresses on one interface (a host with kube-ipvs0 carries one address per ClusterIP: ask for the device you need).", "h.addrs_of(\"cni0\")")
         .doc("Host", "link", "h.link(name) -> Link | ()", "One interface by name.", "let vx = h.link(\"flannel.1\");")
         .doc("Host", "sysctl", "h.sysctl(key) -> string | ()", "A sysctl value.", "if h.sysctl(\"net.ipv4.ip_forward\") == \"0\" { ... }")
         .doc("Host", "sysctl_keys", "h.sysctl_keys(prefix) -> [string]", "Sysctl keys starting with a prefix.", "h.sysctl_keys(\"net.bridge.\").is_empty()")
@@ -214,35 +230,57 @@ pub fn register(r: &mut Reg) {
         .doc("Host", "is_cni_interface", "h.is_cni_interface(name) -> bool", "Whether an interface name is CNI- or kube-proxy-owned (catalogue list plus config `cni_interfaces`).", "h.is_cni_interface(\"cali12ab\")");
 
     r.engine.register_type_with_name::<Item<Routes>>("Route");
-    r.get("Route", "type", "r.type -> string", "unicast, local, broadcast, blackhole, unreachable, prohibit, throw, ...", |x: &Item<Routes>| x.get().kind.to_string())
-        .get("Route", "dst", "r.dst -> string", "Destination as iproute2 prints it (`default` or a CIDR).", |x: &Item<Routes>| if x.get().is_default { "default".to_string() } else { x.get().dst.to_string() })
-        .get("Route", "dst_cidr", "r.dst_cidr -> string", "Destination as a CIDR (0.0.0.0/0 for default).", |x: &Item<Routes>| x.get().dst.to_string())
-        .get("Route", "is_default", "r.is_default -> bool", "A default route.", |x: &Item<Routes>| x.get().is_default)
-        .get("Route", "is_v4", "r.is_v4 -> bool", "An IPv4 route.", |x: &Item<Routes>| x.get().is_v4())
-        .get("Route", "gateway", "r.gateway -> string | ()", "Gateway (via).", |x: &Item<Routes>| opt_str(x.get().gateway))
-        .get("Route", "dev", "r.dev -> string | ()", "Output device.", |x: &Item<Routes>| opt_str(x.get().dev.as_ref()))
-        .get("Route", "table", "r.table -> string", "Table as `ip` prints it: main, local, default or a number.", |x: &Item<Routes>| x.get().table.to_string())
-        .get("Route", "protocol", "r.protocol -> string", "Protocol as `ip` prints it (kernel, boot, static, dhcp, bird, 80, ...).", |x: &Item<Routes>| x.get().protocol.to_string())
-        .get("Route", "scope", "r.scope -> string", "Scope (global, link, host, ...).", |x: &Item<Routes>| x.get().scope.to_string())
-        .get("Route", "metric", "r.metric -> int", "Metric.", |x: &Item<Routes>| i64::from(x.get().metric))
-        .get("Route", "prefsrc", "r.prefsrc -> string | ()", "Preferred source.", |x: &Item<Routes>| opt_str(x.get().prefsrc))
-        .get("Route", "flags", "r.flags -> [string]", "Flags such as onlink, linkdown.", |x: &Item<Routes>| strings(&x.get().flags))
-        .get("Route", "text", "r.text -> string", "The route as `ip route` prints it.", |x: &Item<Routes>| x.get().text());
-    r.engine.register_fn("to_string", |x: &mut Item<Routes>| x.get().text()).register_fn("to_debug", |x: &mut Item<Routes>| format!("Route({})", x.get().text()));
+    r.get("Route", "type", "r.type -> string", "unicast, local, broadcast, blackhole, unreachable, prohibit, throw, ...", |x: &Item<Routes>| {
+        x.get().kind.to_string()
+    })
+    .get("Route", "dst", "r.dst -> string", "Destination as iproute2 prints it (`default` or a CIDR).", |x: &Item<Routes>| {
+        if x.get().is_default {
+            "default".to_string()
+        } else {
+            x.get().dst.to_string()
+        }
+    })
+    .get("Route", "dst_cidr", "r.dst_cidr -> string", "Destination as a CIDR (0.0.0.0/0 for default).", |x: &Item<Routes>| x.get().dst.to_string())
+    .get("Route", "is_default", "r.is_default -> bool", "A default route.", |x: &Item<Routes>| x.get().is_default)
+    .get("Route", "is_v4", "r.is_v4 -> bool", "An IPv4 route.", |x: &Item<Routes>| x.get().is_v4())
+    .get("Route", "gateway", "r.gateway -> string | ()", "Gateway (via).", |x: &Item<Routes>| opt_str(x.get().gateway))
+    .get("Route", "dev", "r.dev -> string | ()", "Output device.", |x: &Item<Routes>| opt_str(x.get().dev.as_ref()))
+    .get("Route", "table", "r.table -> string", "Table as `ip` prints it: main, local, default or a number.", |x: &Item<Routes>| x.get().table.to_string())
+    .get("Route", "protocol", "r.protocol -> string", "Protocol as `ip` prints it (kernel, boot, static, dhcp, bird, 80, ...).", |x: &Item<Routes>| {
+        x.get().protocol.to_string()
+    })
+    .get("Route", "scope", "r.scope -> string", "Scope (global, link, host, ...).", |x: &Item<Routes>| x.get().scope.to_string())
+    .get("Route", "metric", "r.metric -> int", "Metric.", |x: &Item<Routes>| i64::from(x.get().metric))
+    .get("Route", "prefsrc", "r.prefsrc -> string | ()", "Preferred source.", |x: &Item<Routes>| opt_str(x.get().prefsrc))
+    .get("Route", "flags", "r.flags -> [string]", "Flags such as onlink, linkdown.", |x: &Item<Routes>| strings(&x.get().flags))
+    .get("Route", "text", "r.text -> string", "The route as `ip route` prints it.", |x: &Item<Routes>| x.get().text());
+    r.engine
+        .register_fn("to_string", |x: &mut Item<Routes>| x.get().text())
+        .register_fn("to_debug", |x: &mut Item<Routes>| format!("Route({})", x.get().text()));
 
     r.engine.register_type_with_name::<Item<Links>>("Link");
     r.get("Link", "name", "l.name -> string", "Interface name.", |x: &Item<Links>| x.get().name.clone())
-        .get("Link", "type", "l.type -> string", "linkinfo info_kind (bridge, veth, vxlan, ...), \"\" for plain devices.", |x: &Item<Links>| x.get().kind.clone())
+        .get("Link", "type", "l.type -> string", "linkinfo info_kind (bridge, veth, vxlan, ...), \"\" for plain devices.", |x: &Item<Links>| {
+            x.get().kind.clone()
+        })
         .get("Link", "mtu", "l.mtu -> int", "MTU.", |x: &Item<Links>| i64::from(x.get().mtu))
         .get("Link", "mac", "l.mac -> string | ()", "MAC address, lowercase.", |x: &Item<Links>| opt_str(x.get().mac))
         .get("Link", "master", "l.master -> string | ()", "The bridge it is a port of.", |x: &Item<Links>| opt_str(x.get().master.as_ref()))
         .get("Link", "operstate", "l.operstate -> string", "UP, DOWN, UNKNOWN, ...", |x: &Item<Links>| x.get().operstate.clone())
         .get("Link", "flags", "l.flags -> [string]", "Link flags.", |x: &Item<Links>| strings(&x.get().flags))
         .get("Link", "vxlan_id", "l.vxlan_id -> int | ()", "VNI of a vxlan device.", |x: &Item<Links>| opt(x.get().vxlan.as_ref().map(|v| i64::from(v.id))))
-        .get("Link", "vxlan_local", "l.vxlan_local -> string | ()", "Local address of a vxlan device.", |x: &Item<Links>| opt_str(x.get().vxlan.as_ref().and_then(|v| v.local)))
-        .get("Link", "vxlan_port", "l.vxlan_port -> int | ()", "UDP port of a vxlan device.", |x: &Item<Links>| opt(x.get().vxlan.as_ref().and_then(|v| v.port).map(i64::from)))
-        .get("Link", "vxlan_dev", "l.vxlan_dev -> string | ()", "Underlying device of a vxlan device.", |x: &Item<Links>| opt_str(x.get().vxlan.as_ref().and_then(|v| v.dev.as_ref())));
-    r.engine.register_fn("to_string", |x: &mut Item<Links>| x.get().name.clone()).register_fn("to_debug", |x: &mut Item<Links>| format!("Link({})", x.get().name));
+        .get("Link", "vxlan_local", "l.vxlan_local -> string | ()", "Local address of a vxlan device.", |x: &Item<Links>| {
+            opt_str(x.get().vxlan.as_ref().and_then(|v| v.local))
+        })
+        .get("Link", "vxlan_port", "l.vxlan_port -> int | ()", "UDP port of a vxlan device.", |x: &Item<Links>| {
+            opt(x.get().vxlan.as_ref().and_then(|v| v.port).map(i64::from))
+        })
+        .get("Link", "vxlan_dev", "l.vxlan_dev -> string | ()", "Underlying device of a vxlan device.", |x: &Item<Links>| {
+            opt_str(x.get().vxlan.as_ref().and_then(|v| v.dev.as_ref()))
+        });
+    r.engine
+        .register_fn("to_string", |x: &mut Item<Links>| x.get().name.clone())
+        .register_fn("to_debug", |x: &mut Item<Links>| format!("Link({})", x.get().name));
 
     r.engine.register_type_with_name::<Item<Addrs>>("Addr");
     r.get("Addr", "dev", "a.dev -> string", "Interface.", |x: &Item<Addrs>| x.get().dev.clone())
@@ -258,7 +296,12 @@ pub fn register(r: &mut Reg) {
     r.get("IpRule", "priority", "r.priority -> int", "Priority.", |x: &Item<IpRules>| i64::from(x.get().priority))
         .get("IpRule", "from", "r.from -> string | ()", "Source selector (() for `from all`).", |x: &Item<IpRules>| opt_str(x.get().src))
         .get("IpRule", "to", "r.to -> string | ()", "Destination selector.", |x: &Item<IpRules>| opt_str(x.get().dst))
-        .get("IpRule", "table", "r.table -> string | ()", "The table it looks up.", |x: &Item<IpRules>| opt_str(match &x.get().action { RuleAction::Lookup(t) => Some(t), _ => None }))
+        .get("IpRule", "table", "r.table -> string | ()", "The table it looks up.", |x: &Item<IpRules>| {
+            opt_str(match &x.get().action {
+                RuleAction::Lookup(t) => Some(t),
+                _ => None,
+            })
+        })
         .get("IpRule", "action", "r.action -> string", "lookup, blackhole, unreachable, prohibit, goto, nop.", |x: &Item<IpRules>| match &x.get().action {
             RuleAction::Lookup(_) => "lookup".to_string(),
             RuleAction::Drop(k) => k.to_string(),

@@ -124,7 +124,14 @@ pub struct Reg<'e> {
 
 impl Reg<'_> {
     /// A traced, documented property of handle type `T`.
-    pub fn get<T, V>(&mut self, on: &'static str, name: &'static str, sig: &'static str, doc: &'static str, f: impl Fn(&T) -> V + Send + Sync + 'static) -> &mut Self
+    pub fn get<T, V>(
+        &mut self,
+        on: &'static str,
+        name: &'static str,
+        sig: &'static str,
+        doc: &'static str,
+        f: impl Fn(&T) -> V + Send + Sync + 'static,
+    ) -> &mut Self
     where
         T: Traced + Variant + Clone,
         V: Variant + Clone,
