@@ -242,6 +242,10 @@ fn read_cluster(dir: &Path, opts: &ReadOptions, set: &mut FactSet) {
         let mut projected: Vec<(String, Projected)> = Vec::new();
         let streamed = open_regular(&e.path(), opts.max_cluster_file).and_then(|r| {
             k8s::for_each_object(r, yaml, &mut |path, v| {
+                if path == k8s::RESTART {
+                    projected.clear();
+                    return;
+                }
                 let src = Source::file(&rel);
                 let res = k8s::project(&v, path, &src).map_err(|err| (k8s::kinds_of(&v), err.to_string()));
                 if res.is_ok() && v.get("__empty_list").is_none() {

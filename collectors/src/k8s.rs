@@ -778,12 +778,12 @@ pub fn endpoints_object_key(slice: bool, namespace: &str, name: &str) -> (String
 }
 
 /// The item kind of a typed list (`PodList` → `Pod`); `None` for a plain `List`.
-fn list_item_kind(list_kind: &str) -> Option<String> {
+pub(crate) fn list_item_kind(list_kind: &str) -> Option<String> {
     list_kind.strip_suffix("List").filter(|k| !k.is_empty()).map(str::to_string)
 }
 
 /// kubectl omits `kind` in a typed list's items: they take the list's.
-fn adopt_kind(mut item: Value, item_kind: Option<&String>) -> Value {
+pub(crate) fn adopt_kind(mut item: Value, item_kind: Option<&String>) -> Value {
     if item.get("kind").is_none() {
         if let (Some(k), Some(o)) = (item_kind, item.as_object_mut()) {
             o.insert("kind".into(), Value::String(k.clone()));
@@ -797,14 +797,27 @@ fn empty_list(item_kind: &str) -> Value {
     serde_json::json!({"kind": item_kind, "__empty_list": true})
 }
 
+/// The path `each` receives when the objects handed out so far must be forgotten: a YAML
+/// List read item by item turned out not to be cut-able, and is read again whole.
+pub const RESTART: &str = "$restart";
+
 /// Calls `each(path, object)` for every API object of a `kubectl get -o json|yaml` stream,
 /// one object at a time (a List's items are handed out as they are parsed). YAML may hold
 /// several documents. An empty file is an error (kubectl never prints one).
 pub fn for_each_object(reader: impl std::io::Read, yaml: bool, each: &mut dyn FnMut(&str, Value)) -> Result<(), ParseError> {
-    let reader = crate::util::skip_bom(reader);
+    let mut reader = crate::util::skip_bom(reader);
     if yaml {
+        // kubectl's Lists are cut into their items and each parsed alone (one item's tree at
+        // a time); anything the cut does not hold for goes through the YAML parser whole.
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut text).map_err(|e| ParseError::File(format!("not UTF-8 text or unreadable: {e}")))?;
+        if crate::k8s_yaml::split_objects(&text, each).is_some() {
+            return Ok(());
+        }
+        // The cut did not hold after handing out some objects: start again, whole.
+        each(RESTART, Value::Null);
         let mut docs = 0;
-        for (d, doc) in serde_yaml::Deserializer::from_reader(reader).enumerate() {
+        for (d, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
             let base = format!("document {}", d + 1);
             let mut prefixed = |p: &str, v: Value| each(&format!("{base}{}", p.trim_start_matches('$')), v);
             match serde::de::DeserializeSeed::deserialize(Doc { each: &mut prefixed, allow_null: true }, doc) {

@@ -11,6 +11,7 @@ pub mod etcd;
 pub mod iptables;
 pub mod ipvs;
 pub mod k8s;
+mod k8s_yaml;
 pub mod kubelet;
 pub mod netlink;
 pub mod resolv_conf;
