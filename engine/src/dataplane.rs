@@ -634,10 +634,13 @@ impl Graph {
         let dev_mac = device.as_ref().and_then(|d| d.1);
         let expected = dev_mac.or(l.vtep_mac);
         let is_peer = |h: usize| Some(h) != owner && self.runs_flannel(h).is_some();
-        let peers = (0..self.hosts.len())
-            .filter(|h| self.host_facts(*h).is_some_and(|f| f.neighbours.is_present() || f.fdb.is_present()))
-            .filter(|h| is_peer(*h))
-            .count();
+        let tables = self.flannel_table_hosts.get_or_init(|| {
+            (0..self.hosts.len())
+                .filter(|h| self.host_facts(*h).is_some_and(|f| f.neighbours.is_present() || f.fdb.is_present()))
+                .filter(|h| self.runs_flannel(*h).is_some())
+                .collect()
+        });
+        let peers = tables.len() - owner.map_or(0, |o| usize::from(tables.binary_search(&o).is_ok()));
         let mut stale = Vec::new();
         if let Some(want) = expected {
             let base = l.subnet.network();

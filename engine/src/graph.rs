@@ -248,6 +248,8 @@ pub struct Graph {
     neigh_by_dst: HashMap<IpAddr, Vec<(usize, usize)>>,
     /// FDB entries by VXLAN remote: (host, index in its fdb).
     fdb_by_dst: HashMap<IpAddr, Vec<(usize, usize)>>,
+    /// Hosts that run flannel and have a neighbour or FDB table collected (derived lazily).
+    pub(crate) flannel_table_hosts: OnceLock<Vec<usize>>,
     collectors: Vec<CollectorStatus>,
     errors: Vec<crate::source::SourceError>,
     notes: Vec<String>,

@@ -218,8 +218,12 @@ fn main() {
         growth.push((what.clone(), spec.nodes, e.rules_ms));
     }
     // Rule time against linear growth, per workload, smallest to largest size.
-    let mut kinds: Vec<&str> = growth.iter().map(|g| g.0.as_str()).collect();
-    kinds.dedup();
+    let mut kinds: Vec<&str> = Vec::new();
+    for g in &growth {
+        if !kinds.contains(&g.0.as_str()) {
+            kinds.push(g.0.as_str());
+        }
+    }
     for k in kinds {
         let pts: Vec<&(String, usize, f64)> = growth.iter().filter(|g| g.0 == k).collect();
         if let (Some(a), Some(b)) = (pts.iter().filter(|p| p.1 >= 500).min_by_key(|p| p.1), pts.iter().max_by_key(|p| p.1)) {

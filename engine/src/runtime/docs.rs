@@ -105,7 +105,9 @@ For large clusters, prefer the indexed look-ups (`g.pods_with_label`, `g.pods_in
 `h.pods`, `g.cni_agent_pods()`, `g.service_by_ip`) and the batch questions that answer for every \
 Service or lease at once (`t.missing_entries()`, `t.stale_backends()`, `h.missing_flannel_routes()`, \
 `h.missing_block_routes()`, `l.vtep_check()`, `h.pod_network_overlaps()`) over loops that test every \
-object: no rule of the built-in pack is worse than linear in the facts it reads.\n\n",
+object: no rule of the built-in pack is worse than linear in the facts it reads. Build large arrays \
+with `map` and `filter` or a native call (`g.cluster_ips()`), not with `push` in a loop over thousands \
+of objects: the sandbox re-measures an array after every `push`, so such a loop is quadratic.\n\n",
     );
     let _ = writeln!(
         out,
