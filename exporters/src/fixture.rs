@@ -43,5 +43,6 @@ pub fn evaluation(at: u64, findings: Vec<Finding>) -> Evaluation {
         report,
         rules: vec![],
         collectors: vec![],
+        failing: Default::default(),
     }
 }

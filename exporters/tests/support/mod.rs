@@ -229,6 +229,7 @@ pub fn evaluation() -> Evaluation {
                 last_error: None,
             },
         ],
+        failing: Default::default(),
     }
 }
 
