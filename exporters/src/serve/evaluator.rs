@@ -178,6 +178,13 @@ impl Evaluator {
         };
         report.normalise();
         let first_seen = self.first_seen.stamp(&report.findings, now);
-        Evaluation { at: now, report, first_seen, rules: loaded.rules.iter().filter(|r| ids.contains(r.id.as_str())).cloned().collect(), collectors: Vec::new(), failing }
+        Evaluation {
+            at: now,
+            report,
+            first_seen,
+            rules: loaded.rules.iter().filter(|r| ids.contains(r.id.as_str())).cloned().collect(),
+            collectors: Vec::new(),
+            failing,
+        }
     }
 }

@@ -113,6 +113,7 @@ impl Loader {
         let builtin = compile_builtin(&runtime, &sources.builtin);
         let dirs = sources.dirs.iter().map(|_| BTreeMap::new()).collect();
         let mut loader = Loader { sources, runtime, limits, builtin, dirs, config, current: Arc::new(Loaded::new(RuleSet::default(), Effective::default())) };
+        loader.read_dirs();
         let (set, mut errors) = loader.assemble();
         let effective = match &loader.config.good {
             None => Effective::default(),
@@ -164,7 +165,11 @@ impl Loader {
         errors.extend(rule_errors);
         let mut effective = self.current.effective.clone();
         if let Some(cfg) = candidate {
-            match cfg.validate(&set).map_err(|es| es.into_iter().map(|e| e.0).collect::<Vec<_>>()).and_then(|eff| cfg.limits().map(|l| (eff, l)).map_err(|e| vec![e.0])) {
+            match cfg
+                .validate(&set)
+                .map_err(|es| es.into_iter().map(|e| e.0).collect::<Vec<_>>())
+                .and_then(|eff| cfg.limits().map(|l| (eff, l)).map_err(|e| vec![e.0]))
+            {
                 Ok((eff, limits)) => {
                     effective = eff;
                     self.config.good = Some(cfg);

@@ -5,9 +5,7 @@
 #![allow(dead_code)]
 
 use netdoctor_engine::finding::{Finding, Related, Report, Severity, Stats, Subject};
-use netdoctor_exporters::{
-    BuildInfo, CollectorStatus, Evaluation, Problem, ReloadStatus, RuleInfo,
-};
+use netdoctor_exporters::{BuildInfo, CollectorStatus, Evaluation, Problem, ReloadStatus, RuleInfo};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -34,29 +32,15 @@ pub fn golden(name: &str, actual: &str) {
         std::fs::write(&p, actual).unwrap();
         return;
     }
-    let want = std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1 to create)", p.display()));
-    assert_eq!(
-        actual, want,
-        "{name} differs from its golden file (UPDATE_GOLDEN=1 refreshes it after review)"
-    );
+    let want = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1 to create)", p.display()));
+    assert_eq!(actual, want, "{name} differs from its golden file (UPDATE_GOLDEN=1 refreshes it after review)");
 }
 
 pub fn build() -> BuildInfo {
-    BuildInfo {
-        version: "0.1.0".into(),
-        revision: "7dcc372".into(),
-    }
+    BuildInfo { version: "0.1.0".into(), revision: "7dcc372".into() }
 }
 
-fn rule(
-    id: &str,
-    severity: Severity,
-    summary: &str,
-    remediation: &str,
-    docs: Option<&str>,
-    source: &str,
-) -> RuleInfo {
+fn rule(id: &str, severity: Severity, summary: &str, remediation: &str, docs: Option<&str>, source: &str) -> RuleInfo {
     RuleInfo {
         id: id.into(),
         severity,
@@ -103,7 +87,14 @@ pub fn rules() -> Vec<RuleInfo> {
             None,
             "builtin:rules/flannel-route-missing.rhai",
         ),
-        rule("node-not-ready", Severity::Critical, "A Node is not Ready", "Look at the kubelet: `journalctl -u kubelet` on the node.", None, "builtin:rules/node-not-ready.rhai"),
+        rule(
+            "node-not-ready",
+            Severity::Critical,
+            "A Node is not Ready",
+            "Look at the kubelet: `journalctl -u kubelet` on the node.",
+            None,
+            "builtin:rules/node-not-ready.rhai",
+        ),
         rule(
             "service-ip-unroutable",
             Severity::Critical,
@@ -116,12 +107,7 @@ pub fn rules() -> Vec<RuleInfo> {
 }
 
 fn subject(kind: &str, namespace: Option<&str>, name: &str, node: Option<&str>) -> Subject {
-    Subject {
-        kind: kind.into(),
-        namespace: namespace.map(String::from),
-        name: name.into(),
-        node: node.map(String::from),
-    }
+    Subject { kind: kind.into(), namespace: namespace.map(String::from), name: name.into(), node: node.map(String::from) }
 }
 
 /// Five findings across the three severities; flannel-route-missing failed
@@ -189,7 +175,10 @@ pub fn evaluation() -> Evaluation {
             ("node-not-ready".into(), 0.0003, false),
             ("service-ip-unroutable".into(), 0.0071, false),
         ],
-        errors: serde_json::from_value(json!([{"source": "builtin:rules/flannel-route-missing.rhai:41:17", "message": "rule flannel-route-missing: too many operations (limit 1000000)"}])).unwrap(),
+        errors: serde_json::from_value(
+            json!([{"source": "builtin:rules/flannel-route-missing.rhai:41:17", "message": "rule flannel-route-missing: too many operations (limit 1000000)"}]),
+        )
+        .unwrap(),
         ..Report::default()
     };
     report.normalise();
@@ -210,24 +199,10 @@ pub fn evaluation() -> Evaluation {
                 up: false,
                 duration_seconds: 5.0,
                 last_success: Some(t(-1800)),
-                last_error: Some(
-                    "etcd: dial tcp 10.0.0.5:2379: connect: connection refused".into(),
-                ),
+                last_error: Some("etcd: dial tcp 10.0.0.5:2379: connect: connection refused".into()),
             },
-            CollectorStatus {
-                name: "k8s".into(),
-                up: true,
-                duration_seconds: 0.84,
-                last_success: Some(t(-2)),
-                last_error: None,
-            },
-            CollectorStatus {
-                name: "netlink".into(),
-                up: true,
-                duration_seconds: 0.031,
-                last_success: Some(t(-1)),
-                last_error: None,
-            },
+            CollectorStatus { name: "k8s".into(), up: true, duration_seconds: 0.84, last_success: Some(t(-2)), last_error: None },
+            CollectorStatus { name: "netlink".into(), up: true, duration_seconds: 0.031, last_success: Some(t(-1)), last_error: None },
         ],
         failing: Default::default(),
     }
@@ -249,29 +224,14 @@ pub fn failed_reload() -> ReloadStatus {
 /// Where scripts/setup.sh puts promtool; a missing one fails the test.
 pub fn promtool() -> PathBuf {
     let p = PathBuf::from("/usr/bin/promtool");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/setup.sh (Debian package prometheus)",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing: run scripts/setup.sh (Debian package prometheus)", p.display());
     p
 }
 
 /// `promtool ARGS` with `stdin` fed in.
 pub fn run_promtool(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(promtool())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start promtool");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    let mut child = Command::new(promtool()).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start promtool");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -281,20 +241,14 @@ pub fn binary_or_skip(path: &str, package: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        println!(
-            "skipped: {path} is not installed (Debian package {package}; run scripts/setup.sh)"
-        );
+        println!("skipped: {path} is not installed (Debian package {package}; run scripts/setup.sh)");
         None
     }
 }
 
 /// A loopback port free right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// `GET http://127.0.0.1:PORT/PATH` over HTTP/1.0: the status code and body
@@ -317,10 +271,7 @@ pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) 
         if let Some(v) = check() {
             return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs}s waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {secs}s waiting for {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -338,21 +289,9 @@ impl Alertmanager {
     /// Starts Alertmanager (one receiver that sends nowhere) in `dir`, or
     /// `None` (printed "skipped") when it is not installed.
     pub fn start(dir: &Path) -> Option<Alertmanager> {
-        let binary = binary_or_skip(
-            "/usr/bin/prometheus-alertmanager",
-            "prometheus-alertmanager",
-        )?;
-        std::fs::write(
-            dir.join("alertmanager.yml"),
-            "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n",
-        )
-        .unwrap();
-        let mut am = Alertmanager {
-            port: free_port(),
-            binary,
-            dir: dir.to_path_buf(),
-            child: None,
-        };
+        let binary = binary_or_skip("/usr/bin/prometheus-alertmanager", "prometheus-alertmanager")?;
+        std::fs::write(dir.join("alertmanager.yml"), "route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n").unwrap();
+        let mut am = Alertmanager { port: free_port(), binary, dir: dir.to_path_buf(), child: None };
         am.restart();
         Some(am)
     }
@@ -375,14 +314,8 @@ impl Alertmanager {
         self.stop();
         let log = std::fs::File::create(self.dir.join("alertmanager.log")).unwrap();
         let child = Command::new(&self.binary)
-            .arg(format!(
-                "--config.file={}",
-                self.dir.join("alertmanager.yml").display()
-            ))
-            .arg(format!(
-                "--storage.path={}",
-                self.dir.join("data").display()
-            ))
+            .arg(format!("--config.file={}", self.dir.join("alertmanager.yml").display()))
+            .arg(format!("--storage.path={}", self.dir.join("data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
             .arg("--cluster.listen-address=")
             .stdout(Stdio::null())
@@ -392,15 +325,8 @@ impl Alertmanager {
         self.child = Some(child);
         let log = self.dir.join("alertmanager.log");
         wait_for(30, "alertmanager to answer /-/ready", || {
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                panic!(
-                    "alertmanager exited with {status}: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("alertmanager exited with {status}: {}", std::fs::read_to_string(&log).unwrap_or_default());
             }
             http_get(self.port, "/-/ready").filter(|(code, _)| *code == 200)
         });
@@ -417,10 +343,7 @@ impl Alertmanager {
     pub fn received(&self, status: &str) -> f64 {
         let (_, body) = http_get(self.port, "/metrics").expect("alertmanager answers");
         body.lines()
-            .filter(|l| {
-                l.starts_with("alertmanager_alerts_received_total{")
-                    && l.contains(&format!("status=\"{status}\""))
-            })
+            .filter(|l| l.starts_with("alertmanager_alerts_received_total{") && l.contains(&format!("status=\"{status}\"")))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
     }
@@ -483,9 +406,5 @@ pub fn chromium(args: &[String]) -> Option<Output> {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    Some(Output {
-        status,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-    })
+    Some(Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() })
 }
