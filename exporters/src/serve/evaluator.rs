@@ -23,7 +23,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// Which rules `serve` runs at all: every rule, or those a predicate admits
 /// (a node agent runs the host-scoped rules, the cluster instance the rest).
 #[derive(Clone, Default)]
-pub struct RuleFilter(Option<Arc<dyn Fn(&RuleMeta) -> bool + Send + Sync>>);
+pub struct RuleFilter(Option<Arc<Admit>>);
+
+/// The predicate of a [`RuleFilter`].
+type Admit = dyn Fn(&RuleMeta) -> bool + Send + Sync;
 
 impl RuleFilter {
     /// Every rule.
