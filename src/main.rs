@@ -493,8 +493,7 @@ fn alerts(source: RuleSource, format: AlertFormat) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no rule loaded");
     }
     let eff = effective(source.config.as_deref(), config.as_ref(), &set)?;
-    let rules: Vec<_> =
-        set.rules.iter().filter(|r| !eff.disabled.contains(&r.meta.id)).map(|r| netdoctor_exporters::RuleInfo::of(r, &eff)).collect();
+    let rules: Vec<_> = set.rules.iter().filter(|r| !eff.disabled.contains(&r.meta.id)).map(|r| netdoctor_exporters::RuleInfo::of(r, &eff)).collect();
     let format = match format {
         AlertFormat::Rules => netdoctor_exporters::alerts::Format::Rules,
         AlertFormat::Prometheusrule => netdoctor_exporters::alerts::Format::PrometheusRule,
