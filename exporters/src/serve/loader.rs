@@ -293,3 +293,80 @@ pub fn parse_config(text: &str) -> Result<Config, String> {
 fn limits_differ(a: &Limits, b: &Limits) -> bool {
     a.max_operations != b.max_operations || a.timeout != b.timeout || a.max_printed_lines != b.max_printed_lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(id: &str, summary: &str) -> String {
+        format!("const RULE = #{{ id: \"{id}\", severity: \"warning\", summary: \"{summary}\", remediation: \"r\" }};\nfn evaluate(g) {{}}\n")
+    }
+
+    fn summaries(l: &Loader) -> Vec<(String, String)> {
+        l.current().set.rules.iter().map(|r| (r.meta.id.clone(), r.meta.summary.clone())).collect()
+    }
+
+    #[test]
+    fn a_broken_file_keeps_its_previous_version_and_a_removed_one_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.rhai"), dir.path().join("b.rhai"));
+        std::fs::write(&a, rule("a", "a1")).unwrap();
+        std::fs::write(&b, rule("b", "b1")).unwrap();
+        let (mut l, o) =
+            Loader::new(Sources { builtin: vec![("builtin:x.rhai".into(), rule("x", "x1"))], dirs: vec![dir.path().into()], config: None }).unwrap();
+        assert!(o.successful && o.changed);
+        assert_eq!(l.reload(), Outcome { changed: false, successful: true, errors: vec![] });
+
+        std::fs::write(&a, "fn evaluate(g) {").unwrap();
+        std::fs::write(&b, rule("b", "b2")).unwrap();
+        let o = l.reload();
+        assert!(o.changed && !o.successful);
+        assert_eq!(o.errors.len(), 1);
+        assert!(o.errors[0].location.starts_with(&format!("{}:", a.display())) && o.errors[0].message.ends_with("the previous version keeps running"), "{o:?}");
+        assert_eq!(summaries(&l), [("a".into(), "a1".into()), ("b".into(), "b2".into()), ("x".into(), "x1".into())]);
+        assert_eq!(l.current().set.errors.len(), 1, "the report shows the failure too");
+
+        std::fs::remove_file(&a).unwrap();
+        let o = l.reload();
+        assert!(o.changed && o.successful);
+        assert_eq!(summaries(&l), [("b".into(), "b2".into()), ("x".into(), "x1".into())]);
+    }
+
+    #[test]
+    fn ids_replace_the_pack_and_twice_in_a_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.rhai"), rule("x", "mine")).unwrap();
+        std::fs::write(dir.path().join("b.rhai"), rule("x", "again")).unwrap();
+        let (l, o) = Loader::new(Sources { builtin: vec![("builtin:x.rhai".into(), rule("x", "pack"))], dirs: vec![dir.path().into()], config: None }).unwrap();
+        assert_eq!(summaries(&l), [("x".into(), "mine".into())]);
+        assert!(!o.successful && o.errors[0].message.starts_with("duplicate rule id \"x\""), "{o:?}");
+        assert!(l.current().set.notes[0].contains("replaces builtin:x.rhai"));
+    }
+
+    #[test]
+    fn a_config_is_validated_and_new_limits_recompile_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).unwrap();
+        std::fs::write(rules.join("a.rhai"), rule("a", "a")).unwrap();
+        let cfg = dir.path().join("c.yaml");
+        std::fs::write(&cfg, "rules:\n  a:\n    severity: critical\n").unwrap();
+        let sources = Sources { builtin: vec![], dirs: vec![rules], config: Some(cfg.clone()) };
+        let (mut l, _) = Loader::new(sources.clone()).unwrap();
+        assert_eq!(l.current().rules[0].severity.as_str(), "critical");
+
+        std::fs::write(&cfg, "rules:\n  nope:\n    enabled: false\n").unwrap();
+        let o = l.reload();
+        assert!(o.changed && !o.successful && o.errors[0].message.contains("no loaded rule has this id"), "{o:?}");
+        assert_eq!(l.current().rules[0].severity.as_str(), "critical", "the previous config stays");
+
+        std::fs::write(&cfg, "limits:\n  max_operations: 1234\n").unwrap();
+        let o = l.reload();
+        assert!(o.successful, "{o:?}");
+        assert_eq!(l.runtime().limits().max_operations, 1234);
+        assert_eq!(l.current().rules[0].severity.as_str(), "warning");
+
+        std::fs::write(&cfg, "rules: [").unwrap();
+        assert!(Loader::new(sources).is_err(), "a bad config at start-up has nothing to fall back on");
+    }
+}
