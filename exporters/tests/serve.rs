@@ -44,6 +44,13 @@ fn evaluate(g) {
 }
 "#;
 
+/// The tests run one at a time: two of them assert "within 1 s" on a 2-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A running server on a free loopback port with its rules in a temp dir.
 struct Harness {
     rt: tokio::runtime::Runtime,
@@ -171,6 +178,7 @@ fn save(path: &Path, text: &str) {
 
 #[test]
 fn findings_follow_the_facts_and_only_the_rules_reading_them_run_again() {
+    let _serial = serial();
     let h = Harness::start(&[("nodes.rhai", &node_rule("node-seen", "warning", "seen")), ("pods.rhai", PODS_RULE)], None, &["a", "b"]);
     assert_eq!(h.findings("node-seen").len(), 2, "{}", h.metrics());
     let runs = |rule: &str| h.sample(&format!("netdoctor_rule_evaluation_duration_seconds_count{{rule=\"{rule}\"}}")).unwrap_or(0.0);
@@ -201,6 +209,7 @@ fn findings_follow_the_facts_and_only_the_rules_reading_them_run_again() {
 
 #[test]
 fn editing_breaking_fixing_and_deleting_a_rule_file() {
+    let _serial = serial();
     let h = Harness::start(&[("r.rhai", &node_rule("edited", "warning", "v1")), ("other.rhai", PODS_RULE)], None, &["a"]);
     let file = h.rules_dir().join("r.rhai");
     let severity = |sev: &str| h.findings("edited").iter().any(|l| l.contains(&format!("severity=\"{sev}\"")));
@@ -229,6 +238,7 @@ fn editing_breaking_fixing_and_deleting_a_rule_file() {
 
 #[test]
 fn a_configmap_volume_swap_reloads_and_a_bad_one_keeps_the_rules() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
@@ -264,6 +274,7 @@ fn a_configmap_volume_swap_reloads_and_a_bad_one_keeps_the_rules() {
 
 #[test]
 fn a_bad_config_keeps_the_previous_one() {
+    let _serial = serial();
     let h = Harness::start(
         &[("a.rhai", &node_rule("rule-a", "warning", "a")), ("b.rhai", &node_rule("rule-b", "warning", "b"))],
         Some("rules:\n  rule-b:\n    enabled: false\n"),
@@ -281,6 +292,7 @@ fn a_bad_config_keeps_the_previous_one() {
 
 #[test]
 fn a_rule_over_its_budget_keeps_its_findings_stale_while_the_rest_update() {
+    let _serial = serial();
     let config = "limits:\n  max_operations: 2000000\n";
     let h = Harness::start(&[("loop.rhai", LOOPING_RULE), ("nodes.rhai", &node_rule("node-seen", "warning", "seen"))], Some(config), &["a"]);
     assert_eq!(h.findings("loops-on-loop").len(), 1);
