@@ -379,10 +379,14 @@ fn chromium_renders_the_page_of_a_fault_capture() {
 }
 
 #[test]
-fn sigterm_stops_serve_within_seconds() {
+fn sighup_reloads_and_sigterm_stops_serve_within_seconds() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut serve = Serve::start(dir.path(), &["--capture", "examples/captures/seed-001"]);
+    // SIGHUP reloads (counted even when nothing changed).
+    let status = Command::new("kill").arg("-HUP").arg(serve.pid().to_string()).status().unwrap();
+    assert!(status.success());
+    wait_for(10, "the SIGHUP reload", || (serve.sample("netdoctor_rules_reloads_total{result=\"success\"}") == Some(1.0)).then_some(()));
     // A scrape in flight while the signal arrives still gets its answer.
     let mut conn = std::net::TcpStream::connect(("127.0.0.1", serve.port)).unwrap();
     // Positive pid: this process only.
