@@ -717,7 +717,7 @@ impl Graph {
         }
     }
 
-    /// Where a host fact is read, in the collector's words (`nodes/n2/ip-route.json`), or
+    /// Where a host fact is read, in the collector's words (a capture file), or
     /// `routes of n2` when no source said.
     pub fn host_fact_place(&self, t: usize, kind: FactKind) -> String {
         let name = &self.hosts[t].name;

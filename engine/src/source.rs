@@ -127,7 +127,7 @@ pub fn could_not_read(source: &Source, error: &str) -> String {
 /// A problem with one source: it is reported, and evaluation goes on without it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SourceError {
-    /// The source as printed (`nodes/admin/ip-route.json`, `rules/x.rhai:3:5`, `k8s`).
+    /// The source as printed (a capture file, `rules/x.rhai:3:5`, `k8s`).
     pub source: String,
     pub message: String,
 }
@@ -151,11 +151,11 @@ mod tests {
 
     #[test]
     fn sources_print_as_people_read_them() {
-        assert_eq!(Source::file("nodes/n1/ip-route.json").to_string(), "nodes/n1/ip-route.json");
-        assert_eq!(Source::at("cluster/pods.json", "$.items[3]").to_string(), "cluster/pods.json: $.items[3]");
+        assert_eq!(Source::file("n1/routes").to_string(), "n1/routes");
+        assert_eq!(Source::at("cluster/pods", "$.items[3]").to_string(), "cluster/pods: $.items[3]");
         assert_eq!(Source::live("netlink", 0).to_string(), "netlink (live, 1970-01-01T00:00:00Z)");
-        let f: Fact<u8> = Fact::Broken { source: Source::file("x.txt"), error: "line 2: bad".into() };
-        assert_eq!(f.unavailable("sysctl").unwrap(), "could not be read: x.txt: line 2: bad");
+        let f: Fact<u8> = Fact::Broken { source: Source::file("x"), error: "line 2: bad".into() };
+        assert_eq!(f.unavailable("sysctl").unwrap(), "could not be read: x: line 2: bad");
         assert_eq!(Fact::<u8>::Missing.unavailable("sysctl").unwrap(), "sysctl not collected");
     }
 }

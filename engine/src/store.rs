@@ -106,10 +106,10 @@ pub struct Broken {
 /// use, so that "not collected" names the file or source that was missing (the engine
 /// never spells a capture path itself).
 pub trait Locator: Send + Sync + std::fmt::Debug {
-    /// Where `kind` of `host` would be read (`nodes/n2/ip-route.json`).
+    /// Where `kind` of `host` would be read (a capture file, a live source).
     fn host_fact(&self, host: &str, kind: FactKind) -> String;
     /// Why nothing at all was collected for a host known only from the cluster, naming `kind`
-    /// (`host node3 not captured (no nodes/node3/ folder): ip-route.json not collected`).
+    /// (the capture reader names the folder and file it looked for).
     fn no_host(&self, host: &str, kind: FactKind) -> String;
 }
 
@@ -139,7 +139,7 @@ pub struct FactSet {
     pub(crate) notes: Vec<String>,
     /// The newest timestamp seen in the facts (Unix seconds): the capture time when meta has none.
     pub(crate) newest: Option<i64>,
-    /// Collector statuses a capture recorded (meta.json `collectors`).
+    /// Collector statuses a capture recorded (the capture metadata `collectors` map).
     pub(crate) collectors: Vec<CollectorStatus>,
     /// Kinds changed since the set was last drained by the store.
     pub(crate) touched: BTreeSet<FactKind>,
@@ -366,7 +366,7 @@ impl FactSet {
     }
 
     /// Records a timestamp seen in the facts (RFC 3339); the newest is the capture time when
-    /// meta.json has none.
+    /// the metadata has none.
     pub fn saw_timestamp(&mut self, ts: &str) {
         if let Some(t) = crate::time::parse_rfc3339(ts) {
             if self.newest.is_none_or(|n| t > n) {
@@ -375,7 +375,7 @@ impl FactSet {
         }
     }
 
-    /// Records how live collectors fared when a capture was written (meta.json `collectors`).
+    /// Records how live collectors fared when a capture was written (the capture metadata `collectors` map).
     pub fn set_collectors(&mut self, statuses: Vec<CollectorStatus>) {
         self.collectors = statuses;
     }
@@ -614,8 +614,8 @@ mod tests {
         assert_eq!(s.count(FactKind::Nodes), 1);
         assert!(s.cluster_unavailable(FactKind::Nodes).is_none());
         assert_eq!(s.cluster_unavailable(FactKind::Pods).unwrap(), "pods not collected");
-        s.broken(FactKind::Nodes, Source::at("cluster/n.json", "$.items[2]"), "metadata.name: expected a string");
-        assert_eq!(s.cluster_unavailable(FactKind::Nodes).unwrap(), "could not be read: cluster/n.json: $.items[2]: metadata.name: expected a string");
+        s.broken(FactKind::Nodes, Source::at("cluster/n", "$.items[2]"), "metadata.name: expected a string");
+        assert_eq!(s.cluster_unavailable(FactKind::Nodes).unwrap(), "could not be read: cluster/n: $.items[2]: metadata.name: expected a string");
         assert_eq!(s.errors().len(), 1);
     }
 

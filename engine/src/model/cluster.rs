@@ -456,7 +456,7 @@ pub struct CollectorStatus {
     pub no_data: bool,
 }
 
-/// `meta.json` of a capture, or what a live run knows of itself.
+/// A capture's metadata, or what a live run knows of itself.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Meta {
     pub format: Option<String>,

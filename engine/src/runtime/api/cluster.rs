@@ -31,9 +31,11 @@ fn cluster_label() -> String {
 }
 
 fn hosts(g: &Arc<Graph>) -> Array {
+    charge(g.hosts().len());
     (0..g.hosts().len()).map(|t| Dynamic::from(HostRef { g: g.clone(), t })).collect()
 }
 fn pods_of(g: &Arc<Graph>, idx: &[usize]) -> Array {
+    charge(idx.len());
     idx.iter().map(|i| Dynamic::from(PodRef { g: g.clone(), i: *i })).collect()
 }
 
@@ -227,10 +229,10 @@ pub fn register(r: &mut Reg) {
 fn register_graph(r: &mut Reg) {
     r.engine.register_type_with_name::<Ctx>("Graph");
     r.get("Graph", "hosts", "g.hosts -> [Host]", "Every host: each Node and each host with collected facts, sorted by name.", |c: &Ctx| hosts(&c.g))
-        .get("Graph", "nodes", "g.nodes -> [Node]", "Every Node object, sorted by name.", |c: &Ctx| -> Array { (0..c.g.nodes().len()).map(|i| Dynamic::from(NodeRef { g: c.g.clone(), i })).collect() })
-        .get("Graph", "pods", "g.pods -> [Pod]", "Every Pod, sorted by namespace and name. Prefer the indexed look-ups (`g.pods_with_label`, `g.pods_on`, `h.pods`) on large clusters.", |c: &Ctx| -> Array { (0..c.g.pods().len()).map(|i| Dynamic::from(PodRef { g: c.g.clone(), i })).collect() })
-        .get("Graph", "services", "g.services -> [Service]", "Every Service, sorted by namespace and name.", |c: &Ctx| -> Array { (0..c.g.services().len()).map(|i| Dynamic::from(ServiceRef { g: c.g.clone(), i })).collect() })
-        .get("Graph", "leases", "g.leases -> [Lease]", "flannel subnet leases (etcd, or Node annotations in kube-subnet-mgr mode), sorted by subnet.", |c: &Ctx| -> Array { (0..c.g.leases().len()).map(|i| Dynamic::from(LeaseRef { g: c.g.clone(), i })).collect() })
+        .get("Graph", "nodes", "g.nodes -> [Node]", "Every Node object, sorted by name.", |c: &Ctx| -> Array { charge(c.g.nodes().len()); (0..c.g.nodes().len()).map(|i| Dynamic::from(NodeRef { g: c.g.clone(), i })).collect() })
+        .get("Graph", "pods", "g.pods -> [Pod]", "Every Pod, sorted by namespace and name. Prefer the indexed look-ups (`g.pods_with_label`, `g.pods_on`, `h.pods`) on large clusters.", |c: &Ctx| -> Array { charge(c.g.pods().len()); (0..c.g.pods().len()).map(|i| Dynamic::from(PodRef { g: c.g.clone(), i })).collect() })
+        .get("Graph", "services", "g.services -> [Service]", "Every Service, sorted by namespace and name.", |c: &Ctx| -> Array { charge(c.g.services().len()); (0..c.g.services().len()).map(|i| Dynamic::from(ServiceRef { g: c.g.clone(), i })).collect() })
+        .get("Graph", "leases", "g.leases -> [Lease]", "flannel subnet leases (etcd, or Node annotations in kube-subnet-mgr mode), sorted by subnet.", |c: &Ctx| -> Array { charge(c.g.leases().len()); (0..c.g.leases().len()).map(|i| Dynamic::from(LeaseRef { g: c.g.clone(), i })).collect() })
         .get("Graph", "deployments", "g.deployments -> [Deployment]", "Deployments, sorted by namespace and name. Check `g.has(\"deployments\")` first.", |c: &Ctx| Item::<Deployments>::all(&c.g, 0))
         .get("Graph", "component_statuses", "g.component_statuses -> [ComponentStatus]", "`kubectl get componentstatuses`. Check `g.has(\"componentstatuses\")` first.", |c: &Ctx| Item::<ComponentStatuses>::all(&c.g, 0))
         .get("Graph", "ip_pools", "g.ip_pools -> [IpPool]", "Calico IPPools.", |c: &Ctx| Item::<IpPools>::all(&c.g, 0))
@@ -240,7 +242,7 @@ fn register_graph(r: &mut Reg) {
         .get("Graph", "corefile_forwards", "g.corefile_forwards -> [CorefileForward]", "The Corefile's `forward` / `proxy` directives (ConfigMap kube-system/coredns).", |c: &Ctx| Item::<CorefileForwards>::all(&c.g, 0))
         .get("Graph", "service_cidrs", "g.service_cidrs -> [string]", "Declared service CIDRs (kubeadm serviceSubnet); empty when not declared.", |c: &Ctx| strings(c.g.service_cidrs()))
         .get("Graph", "kube_proxy_mode", "g.kube_proxy_mode -> string | ()", "`mode` of the kube-proxy ConfigMap's config.conf as written (`\"\"` means iptables); () when not collected.", |c: &Ctx| opt_str(c.g.kube_proxy_mode()))
-        .get("Graph", "now", "g.now -> string | ()", "The capture time (meta.json captured_at, else the newest timestamp in the facts) as RFC 3339.", |c: &Ctx| opt_str(c.g.now().map(crate::time::format_rfc3339)));
+        .get("Graph", "now", "g.now -> string | ()", "The capture time (the capture's captured_at, else the newest timestamp in the facts) as RFC 3339.", |c: &Ctx| opt_str(c.g.now().map(crate::time::format_rfc3339)));
 
     r.engine
         .register_fn("host", |c: &mut Ctx, name: &str| opt(c.g.host_index(name).map(|t| HostRef { g: c.g.clone(), t })))
@@ -465,6 +467,7 @@ fn register_service(r: &mut Reg) {
     r.engine
         .register_fn("selected_pods", |s: &mut ServiceRef| {
             let out = pods_of(&s.g, &s.g.selected_pods(s.i));
+            charge(s.s().selector.len());
             traced(|| s.label(), || "selected_pods()".into(), out)
         })
         .register_fn("subject", |s: &mut ServiceRef| subject_map("Service", Some(&s.s().namespace), &s.s().name, None))

@@ -166,6 +166,7 @@ pub fn register(r: &mut Reg) {
             traced(|| h.label(), || format!("flannel_route({})", l.l().subnet), m)
         })
         .register_fn("missing_flannel_routes", |h: &mut HostRef| -> Map {
+            charge(h.g.leases().len() + super::host::Routes::items(&h.g, h.t).len());
             let (missing, unsupported) = h.g.missing_flannel_routes(h.t);
             let m = map_of([
                 ("missing", missing.into_iter().map(|r| Dynamic::from_map(flannel_route_map(&h.g, r))).collect::<Array>().into()),
@@ -181,7 +182,9 @@ pub fn register(r: &mut Reg) {
         .register_fn("missing_block_routes", |h: &mut HostRef| -> Array {
             let name = h.name().to_string();
             let mut out = Array::new();
-            for (block, node, src) in h.g.calico_blocks() {
+            let blocks = h.g.calico_blocks();
+            charge(blocks.len() * 4);
+            for (block, node, src) in blocks {
                 if node == name {
                     continue;
                 }
@@ -247,6 +250,7 @@ pub fn register(r: &mut Reg) {
         })
         .register_fn("missing_entries", |t: &mut ProxyTableRef| -> R<Array> {
             let mode = mode_arg(t, "")?;
+            charge(t.g.services().len());
             let out: Array = t
                 .g
                 .missing_service_entries(t.t, mode)
@@ -256,6 +260,7 @@ pub fn register(r: &mut Reg) {
             Ok(traced(|| t.label(), || format!("missing_entries({mode})"), out))
         })
         .register_fn("stale_backends", |t: &mut ProxyTableRef| -> Array {
+            charge(VirtualServers::items(&t.g, t.t).len());
             let out: Array = t
                 .g
                 .stale_backends(t.t)
@@ -307,6 +312,7 @@ pub fn register(r: &mut Reg) {
 
     r.engine.register_fn("vtep_check", |l: &mut LeaseRef| -> Map {
         let v = l.g.vtep_check(l.i);
+        charge(v.stale.len() + 8);
         let mut peers: Vec<String> = Vec::new();
         for (h, _) in &v.stale {
             let n = l.g.host_name(*h).to_string();

@@ -147,6 +147,7 @@ pub fn register(r: &mut Reg) {
         })
         .register_fn("unroutable", |h: &mut HostRef, ips: Array| -> R<Dynamic> {
             let mut failed = Array::new();
+            charge(ips.len());
             for ip in &ips {
                 let text = ip.clone().into_string().map_err(|t| format!("unroutable() takes an array of IP strings, got {t}"))?;
                 let ip = parse_ip_arg(&text)?;
@@ -182,6 +183,7 @@ pub fn register(r: &mut Reg) {
             traced(|| h.label(), || "pod_bridges()".into(), b)
         })
         .register_fn("cluster_network_routes", |h: &mut HostRef| -> Array {
+            charge(Routes::items(&h.g, h.t).len());
             let out: Array = h.g.cluster_network_routes(h.t).into_iter().map(|i| Dynamic::from(Item::<Routes>::at(&h.g, h.t, i))).collect();
             traced(|| h.label(), || "cluster_network_routes()".into(), out)
         })

@@ -288,10 +288,12 @@ impl<P: Part> Item<P> {
     }
     /// Handles to every value of an owner.
     pub fn all(g: &Arc<Graph>, of: usize) -> Array {
+        charge(P::items(g, of).len());
         (0..P::items(g, of).len()).map(|i| Dynamic::from(Item::<P> { g: g.clone(), of, i, _p: PhantomData })).collect()
     }
     /// Handles to the values of an owner that satisfy `keep`.
     pub fn filtered(g: &Arc<Graph>, of: usize, keep: impl Fn(&P::T) -> bool) -> Array {
+        charge(P::items(g, of).len());
         P::items(g, of).iter().enumerate().filter(|(_, x)| keep(x)).map(|(i, _)| Dynamic::from(Item::<P> { g: g.clone(), of, i, _p: PhantomData })).collect()
     }
     /// A handle to value `i` of an owner.
@@ -308,6 +310,12 @@ impl<P: Part> Traced for Item<P> {
 
 // ---------------------------------------------------------------------------
 // Small conversions
+
+/// Counts native work against the rule's operations budget (one operation per item a native
+/// function walks), so that a rule calling heavy natives in a loop is cut off deterministically.
+pub(crate) fn charge(items: usize) {
+    crate::runtime::sandbox::charge(items as u64);
+}
 
 /// `()` for `None`.
 pub(crate) fn opt<T: Variant + Clone>(v: Option<T>) -> Dynamic {
