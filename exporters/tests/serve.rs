@@ -321,3 +321,31 @@ fn a_rule_over_its_budget_keeps_its_findings_stale_while_the_rest_update() {
         h.findings("loops-on-loop").iter().any(|l| l.contains("name=\"b\"")) && h.findings("loops-on-loop").len() == 1
     });
 }
+
+#[test]
+fn shutdown_ends_within_seconds_even_with_a_rule_running() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("loop.rhai"), LOOPING_RULE).unwrap();
+    // No operations budget to speak of: only the 5 s wall-clock safety net ends the rule,
+    // well after shutdown has returned (and soon enough not to slow the next test).
+    let config = dir.path().join("c.yaml");
+    std::fs::write(&config, "limits:\n  max_operations: 1000000000000\n  timeout_seconds: 5\n").unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let facts = Facts::new();
+    set_nodes(&facts, &["loop"]);
+    let mut opts = Options::new(Sources { builtin: vec![], dirs: vec![dir.path().into()], config: Some(config) }, build());
+    opts.listen = "127.0.0.1:0".parse().unwrap();
+    opts.signals = false;
+    let server = rt.block_on(Server::start(opts, facts)).unwrap();
+    let port = server.local_addr().port();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    assert_eq!(http_get(port, "/-/ready").unwrap().0, 503, "the first evaluation is still in the loop");
+    assert!(t.elapsed() < Duration::from_millis(250), "a scrape does not wait for it");
+    let t = Instant::now();
+    rt.block_on(server.shutdown());
+    rt.shutdown_timeout(Duration::from_secs(1));
+    assert!(t.elapsed() < Duration::from_secs(4), "shutdown took {:?}", t.elapsed());
+    assert!(http_get(port, "/-/healthy").is_none(), "nothing listens any more");
+}
