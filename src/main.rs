@@ -8,6 +8,9 @@ use netdoctor_engine::{Graph, RuleSet, Runtime, Severity, SourceError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
+
+mod source;
 
 /// Diagnoses Kubernetes pod and service networking.
 ///
@@ -42,6 +45,82 @@ enum Command {
     /// List, check and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Run as a long-running exporter: evaluate continuously, serve /metrics, the findings page
+    /// and /api/v1/findings, push alerts, hot-reload rules and config.
+    ///
+    /// Open http://LISTEN/ in a browser; Prometheus scrapes http://LISTEN/metrics. Rules run on
+    /// every --interval and, after facts change (debounced), the rules that read them. Editing
+    /// a rule file or the config reloads it within a second (also on SIGHUP and POST /-/reload);
+    /// a file that fails to compile keeps its previous version running. SIGTERM stops it.
+    Serve(ServeArgs),
+    /// Print alerting rules for the loaded rules: a Prometheus rule file (what promtool check
+    /// rules and Prometheus's rule_files read) or a PrometheusRule object.
+    Alerts {
+        #[command(flatten)]
+        source: RuleSource,
+        /// `rules`: a plain rule file; `prometheusrule`: a monitoring.coreos.com/v1 PrometheusRule.
+        #[arg(long, value_enum, default_value = "rules")]
+        format: AlertFormat,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AlertFormat {
+    Rules,
+    Prometheusrule,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to serve HTTP on (in a pod: 0.0.0.0:9958).
+    #[arg(long, value_name = "ADDR", default_value = netdoctor_exporters::serve::DEFAULT_LISTEN)]
+    listen: std::net::SocketAddr,
+    #[command(flatten)]
+    source: RuleSource,
+    /// Every rule runs at least this often (`30s`, `1m`, `1m30s`, `500ms`).
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_duration)]
+    interval: Duration,
+    /// After facts change, how long they must settle before the rules that read them run.
+    #[arg(long, value_name = "DUR", default_value = "500ms", value_parser = parse_duration)]
+    debounce: Duration,
+    /// Alertmanager to push firing findings to and resolve them on (`http://HOST:9093`); repeatable.
+    #[arg(long = "alertmanager", value_name = "URL")]
+    alertmanager: Vec<String>,
+    /// netdoctor's own URL as users reach it: alerts link to their finding on its page.
+    #[arg(long, value_name = "URL")]
+    external_url: Option<String>,
+    /// Serve one capture directory (re-read when its files change) instead of collecting live.
+    #[arg(long, value_name = "DIR")]
+    capture: Option<PathBuf>,
+}
+
+/// Parses `30s`, `1m`, `1m30s`, `500ms`, `2h`: one or more number-unit pairs.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("{s:?}: expected a duration like 30s, 1m, 1m30s, 500ms or 2h");
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.').ok_or_else(bad)?;
+        let n: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let secs = match &rest[..unit] {
+            "ms" => n / 1000.0,
+            "s" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            _ => return Err(bad()),
+        };
+        total += Duration::try_from_secs_f64(secs).map_err(|_| bad())?;
+        rest = &rest[unit..];
+    }
+    if total.is_zero() {
+        return Err(format!("{s:?}: must be more than zero"));
+    }
+    Ok(total)
 }
 
 #[derive(Args)]
@@ -157,7 +236,7 @@ enum RulesCommand {
 /// Stack of the thread the commands run on: the rule sandbox bounds nesting
 /// (call levels × expression depth), and this leaves room for that bound in
 /// unoptimised builds too, whose frames are several times larger.
-const STACK_SIZE: usize = 64 << 20;
+pub(crate) const STACK_SIZE: usize = 64 << 20;
 
 fn main() -> ExitCode {
     match std::thread::Builder::new().name("netdoctor".into()).stack_size(STACK_SIZE).spawn(run) {
@@ -176,6 +255,8 @@ fn run() -> ExitCode {
         Command::Rules(RulesCommand::List { source, format }) => rules_list(source, format),
         Command::Rules(RulesCommand::Check { paths, config }) => rules_check(paths, config),
         Command::Rules(RulesCommand::Test { files, source, junit, coverage }) => rules_test(files, source, junit, coverage),
+        Command::Serve(a) => serve(a),
+        Command::Alerts { source, format } => alerts(source, format),
     };
     match result {
         Ok(code) => code,
@@ -401,4 +482,57 @@ fn rules_test(files: Vec<PathBuf>, source: RuleSource, junit: Option<PathBuf>, c
     let load = if set.errors.is_empty() { String::new() } else { format!("; {} rule file(s) failed to load", set.errors.len()) };
     println!("{} passed, {} failed{load}", outcomes.len() - failed, failed);
     Ok(if failed == 0 && set.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn alerts(source: RuleSource, format: AlertFormat) -> anyhow::Result<ExitCode> {
+    let config = source.config.as_deref().map(read_config).transpose()?;
+    let rt = runtime(config.as_ref(), source.config.as_deref())?;
+    let set = load_rules(&rt, &source);
+    print_errors(&set.errors);
+    if set.rules.is_empty() {
+        anyhow::bail!("no rule loaded");
+    }
+    let eff = effective(source.config.as_deref(), config.as_ref(), &set)?;
+    let rules: Vec<_> = set.rules.iter().filter(|r| !eff.disabled.contains(&r.meta.id)).map(|r| netdoctor_exporters::RuleInfo::of(r, &eff)).collect();
+    let format = match format {
+        AlertFormat::Rules => netdoctor_exporters::alerts::Format::Rules,
+        AlertFormat::Prometheusrule => netdoctor_exporters::alerts::Format::PrometheusRule,
+    };
+    print!("{}", netdoctor_exporters::alerts::render(&rules, format)?);
+    Ok(if set.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
+    use netdoctor_exporters::serve::{Facts, Options, Server, Sources};
+    let source: Box<dyn source::FactSource> = match &a.capture {
+        Some(dir) => Box::new(source::Capture::new(dir.clone(), a.debounce)),
+        None => anyhow::bail!(
+            "serve needs --capture DIR in this build: live collection (netlink, IPVS, the API server, etcd) comes with the live collectors; \
+             serve a capture directory, e.g. netdoctor serve --capture examples/captures/seed-001"
+        ),
+    };
+    let builtin = if a.source.no_builtin_rules { Vec::new() } else { netdoctor_rules::BUILTIN.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect() };
+    let sources = Sources { builtin, dirs: a.source.rules.clone(), config: a.source.config.clone() };
+    let build = netdoctor_exporters::BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        revision: option_env!("NETDOCTOR_REVISION").unwrap_or("unknown").to_string(),
+    };
+    let mut opts = Options::new(sources, build);
+    opts.listen = a.listen;
+    opts.interval = a.interval;
+    opts.debounce = a.debounce;
+    opts.alertmanager = a.alertmanager;
+    opts.external_url = a.external_url;
+    let facts = Facts::new();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")?;
+    let result = rt.block_on(async {
+        // The source fills the store before the first evaluation and keeps it current while it lives.
+        let _running = source.start(facts.clone())?;
+        let server = Server::start(opts, facts).await?;
+        server.run_until(std::future::pending()).await;
+        anyhow::Ok(())
+    });
+    // A rule still running at its budget is not waited for.
+    rt.shutdown_timeout(Duration::from_secs(1));
+    result.map(|()| ExitCode::SUCCESS)
 }

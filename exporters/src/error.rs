@@ -35,4 +35,24 @@ pub enum Error {
         /// What went wrong, with the answer's status and body when there was one.
         reason: String,
     },
+    /// `serve` could not listen on its address.
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        /// The `--listen` address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The start-up load failed (an unreadable or invalid config).
+    #[error("loading rules and config: {0}")]
+    Load(String),
+    /// The evaluation thread could not be started.
+    #[error("starting the evaluation thread: {0}")]
+    Thread(std::io::Error),
+    /// Watching the rule directories or the config failed.
+    #[error("watching rules and config: {0}")]
+    Watch(notify::Error),
+    /// A signal handler could not be installed.
+    #[error("installing a signal handler: {0}")]
+    Signal(std::io::Error),
 }

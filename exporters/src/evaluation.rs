@@ -4,7 +4,9 @@
 //! metrics, the Alertmanager pusher and the page; [`FirstSeen`] stamps when
 //! each finding appeared.
 
+use netdoctor_engine::config::Effective;
 use netdoctor_engine::finding::{Finding, Related, Report, Severity, Subject};
+use netdoctor_engine::Rule;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::time::SystemTime;
@@ -26,6 +28,20 @@ pub struct RuleInfo {
 }
 
 impl RuleInfo {
+    /// A loaded rule as the exporters show it, with the severity `cfg` gives it.
+    pub fn of(rule: &Rule, cfg: &Effective) -> RuleInfo {
+        let m = &rule.meta;
+        RuleInfo {
+            id: m.id.clone(),
+            severity: cfg.severity.get(&m.id).copied().unwrap_or(m.severity),
+            summary: m.summary.clone(),
+            remediation: m.remediation.clone(),
+            docs: m.docs.clone(),
+            source: m.source.clone(),
+            sha256: RuleInfo::digest(&rule.text),
+        }
+    }
+
     /// Lowercase hex SHA-256 of a rule's text, for [`RuleInfo::sha256`].
     pub fn digest(text: &str) -> String {
         sha256_hex(text.as_bytes())
@@ -97,6 +113,10 @@ pub struct Evaluation {
     pub rules: Vec<RuleInfo>,
     /// The collectors' states.
     pub collectors: Vec<CollectorStatus>,
+    /// Rules whose last run failed though they did not run in this (partial)
+    /// evaluation: their findings are stale too. Rules that failed in this
+    /// evaluation are in `report.timings`.
+    pub failing: BTreeSet<String>,
 }
 
 impl Evaluation {
@@ -109,7 +129,7 @@ impl Evaluation {
     /// Rules that failed in this evaluation: their findings are the previous
     /// run's, kept (stale) rather than dropped.
     pub fn failed_rules(&self) -> BTreeSet<&str> {
-        self.report.timings.iter().filter(|(_, _, failed)| *failed).map(|(id, _, _)| id.as_str()).collect()
+        self.report.timings.iter().filter(|(_, _, failed)| *failed).map(|(id, _, _)| id.as_str()).chain(self.failing.iter().map(String::as_str)).collect()
     }
 }
 

@@ -29,5 +29,5 @@ pub fn finding(rule: &str, severity: Severity, name: &str) -> Finding {
 pub fn evaluation(at: u64, findings: Vec<Finding>) -> Evaluation {
     let mut report = Report { findings, ..Report::default() };
     report.normalise();
-    Evaluation { at: t(at), first_seen: vec![t(100); report.findings.len()], report, rules: vec![], collectors: vec![] }
+    Evaluation { at: t(at), first_seen: vec![t(100); report.findings.len()], report, rules: vec![], collectors: vec![], failing: Default::default() }
 }

@@ -6,7 +6,8 @@
 //! fills after each evaluation ([`Evaluation`], shared as `Arc`); then
 //! [`metrics::Metrics`] renders `/metrics`, [`page::render`] the page at `/`,
 //! [`alertmanager::Pusher`] pushes alerts, and [`alerts::render`] prints
-//! `netdoctor alerts`. [`labels`] is the one definition of a finding's label
+//! `netdoctor alerts`. [`serve`] runs them: the evaluation loop, hot reload
+//! and HTTP. [`labels`] is the one definition of a finding's label
 //! set they share; [`Error`] the crate's error.
 
 pub mod alertmanager;
@@ -20,6 +21,7 @@ pub mod labels;
 pub mod metrics;
 pub mod page;
 pub mod report;
+pub mod serve;
 pub mod time;
 
 pub use error::Error;

@@ -1,7 +1,8 @@
 //! The findings page in a real headless chromium: the DOM holds every
 //! finding, markup from the cluster stays text, and at a phone's width
-//! (412×915) it renders; `UPDATE_SCREENSHOT=1` saves that screenshot to
-//! `docs/serve-page.png`.
+//! (412×915) it renders. The README's screenshot (`docs/serve-page.png`) is
+//! of `serve` on a real capture (tests/serve.rs, `UPDATE_SCREENSHOT=1`);
+//! `UPDATE_FIXTURE_SCREENSHOT=PATH` saves this fixture's to PATH.
 
 mod support;
 
@@ -61,9 +62,8 @@ fn phone_screenshot() {
     // Width and height from the IHDR chunk.
     let size = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     assert_eq!((size(16), size(20)), (412, 915));
-    if std::env::var_os("UPDATE_SCREENSHOT").is_some() {
-        let docs = crate_dir().join("../docs/serve-page.png");
-        std::fs::write(&docs, &bytes).unwrap();
-        println!("wrote {}", docs.display());
+    if let Some(path) = std::env::var_os("UPDATE_FIXTURE_SCREENSHOT") {
+        std::fs::write(&path, &bytes).unwrap();
+        println!("wrote {}", std::path::Path::new(&path).display());
     }
 }

@@ -100,6 +100,43 @@ pub struct RuleSet {
     pub notes: Vec<String>,
 }
 
+impl RuleSet {
+    /// Adds one group of compiled files (the pack, or one directory), in order:
+    /// a file that failed is one error; a later definition of an id replaces an
+    /// earlier group's with a note; the same id twice within the group is an
+    /// error. `by_id` indexes `rules` across the groups added so far. What
+    /// [`Runtime::load`] does after compiling, and what `serve` does with the
+    /// rules it keeps per file across reloads.
+    pub fn add_group(&mut self, by_id: &mut BTreeMap<String, usize>, group: Vec<(String, Result<Rule, SourceError>)>) {
+        let mut seen_here: BTreeMap<String, String> = BTreeMap::new();
+        for (file, rule) in group {
+            let rule = match rule {
+                Ok(r) => r,
+                Err(e) => {
+                    self.errors.push(e);
+                    continue;
+                }
+            };
+            let id = rule.meta.id.clone();
+            if let Some(first) = seen_here.get(&id) {
+                self.errors.push(SourceError { source: file.clone(), message: format!("duplicate rule id {id:?}: already defined in {first}") });
+                continue;
+            }
+            seen_here.insert(id.clone(), file.clone());
+            match by_id.get(&id) {
+                Some(&i) => {
+                    self.notes.push(format!("rule {id}: {file} replaces {}", self.rules[i].meta.source));
+                    self.rules[i] = rule;
+                }
+                None => {
+                    by_id.insert(id, self.rules.len());
+                    self.rules.push(rule);
+                }
+            }
+        }
+    }
+}
+
 /// One rule file as read from disk: its name and its text, or why it could not be read.
 pub type RuleFile = (String, Result<String, SourceError>);
 
@@ -235,36 +272,17 @@ impl Runtime {
         group: Vec<RuleFile>,
         mut each: impl FnMut(&Compiled, &mut Vec<SourceError>),
     ) {
-        let mut seen_here: BTreeMap<String, String> = BTreeMap::new();
-        for (file, text) in group {
-            let compiled = text.and_then(|t| self.compile_full(&file, &t));
-            let rule = match compiled {
-                Ok(c) => {
+        let compiled: Vec<(String, Result<Rule, SourceError>)> = group
+            .into_iter()
+            .map(|(file, text)| {
+                let rule = text.and_then(|t| self.compile_full(&file, &t)).map(|c| {
                     each(&c, &mut set.errors);
                     c.rule
-                }
-                Err(e) => {
-                    set.errors.push(e);
-                    continue;
-                }
-            };
-            let id = rule.meta.id.clone();
-            if let Some(first) = seen_here.get(&id) {
-                set.errors.push(SourceError { source: file.clone(), message: format!("duplicate rule id {id:?}: already defined in {first}") });
-                continue;
-            }
-            seen_here.insert(id.clone(), file.clone());
-            match by_id.get(&id) {
-                Some(&i) => {
-                    set.notes.push(format!("rule {id}: {file} replaces {}", set.rules[i].meta.source));
-                    set.rules[i] = rule;
-                }
-                None => {
-                    by_id.insert(id, set.rules.len());
-                    set.rules.push(rule);
-                }
-            }
-        }
+                });
+                (file, rule)
+            })
+            .collect();
+        set.add_group(by_id, compiled);
     }
 
     /// Runs one rule against the graph in isolation: an error, panic, or

@@ -204,6 +204,7 @@ pub fn evaluation() -> Evaluation {
             CollectorStatus { name: "k8s".into(), up: true, duration_seconds: 0.84, last_success: Some(t(-2)), last_error: None },
             CollectorStatus { name: "netlink".into(), up: true, duration_seconds: 0.031, last_success: Some(t(-1)), last_error: None },
         ],
+        failing: Default::default(),
     }
 }
 
