@@ -13,10 +13,12 @@ pub mod ipvs;
 pub mod k8s;
 mod k8s_yaml;
 pub mod kubelet;
+pub mod live;
 pub mod netlink;
 pub mod resolv_conf;
 pub mod subnet_env;
 pub mod sysctl;
 pub mod util;
+pub mod write;
 
 pub use error::ParseError;

@@ -1,0 +1,1 @@
+//! Writes cluster facts as `cluster/` files.

@@ -1,0 +1,1 @@
+//! Writes one host's facts as `nodes/<name>/` files.
