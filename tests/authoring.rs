@@ -3,38 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{netdoctor, root, stdout as out};
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!(
-            "netdoctor-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    }
-    fn path(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{netdoctor, root, stdout as out, Scratch};
 
 #[test]
 fn builtin_pack_tests_pass() {
@@ -55,7 +24,7 @@ fn failing_test_shows_expected_versus_got_and_exits_non_zero() {
             "rules: [node-no-default-route]\ntests:\n  - name: wrong node\n    capture: {capture}\n    expect:\n      - rule: node-no-default-route\n        subject: Node/node1\n  - name: right node\n    capture: {capture}\n    expect:\n      - {{rule: node-no-default-route, subject: Node/admin}}\n"
         ),
     );
-    let junit = d.0.join("junit.xml");
+    let junit = d.dir().join("junit.xml");
     let o = netdoctor(&["rules", "test", &f, "--junit", junit.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let s = out(&o);
@@ -95,7 +64,7 @@ fn rule(id: &str, body: &str) -> String {
 #[test]
 fn rules_check_error_cases_have_exact_messages() {
     let d = Scratch::new("check");
-    let dir = d.path();
+    let dir = d.dir().display().to_string();
     d.file("syntax.rhai", &rule("syntax", "    let x = ;\n"));
     d.file("meta.rhai", "const RULE = #{ id: \"meta\", severity: \"info\", summary: \"s\", remediation: \"r\", owner: \"me\" };\nfn evaluate(g) {}\n");
     d.file("dup-a.rhai", &rule("dup", ""));
@@ -123,7 +92,7 @@ fn unknown_getter_at_runtime_suggests_the_nearest_name() {
     // Dynamic access the static check cannot see: a property on a value read from a map.
     let d = Scratch::new("getter");
     d.file("r.rhai", &rule("dyn-prop", "    let hs = #{ first: g.hosts[0] };\n    let x = hs.first.nmae;\n"));
-    let o = netdoctor(&["eval", "--capture", "examples/captures/healthy-flannel", "--rules", &d.path(), "--format", "json"]);
+    let o = netdoctor(&["eval", "--capture", "examples/captures/healthy-flannel", "--rules", &d.dir().display().to_string(), "--format", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let e = v["errors"].as_array().unwrap().iter().find(|e| e["source"].as_str().unwrap().contains("r.rhai")).unwrap();
     assert!(e["message"].as_str().unwrap().contains("did you mean `name`?"), "{e}");
@@ -187,7 +156,7 @@ fn params_reach_the_rule() {
         "examples/captures/healthy-flannel",
         "--no-builtin-rules",
         "--rules",
-        &d.path(),
+        &d.dir().display().to_string(),
         "--config",
         &cfg,
         "--format",

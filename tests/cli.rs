@@ -7,7 +7,7 @@
 mod common;
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 use common::{netdoctor, root, stdout};
@@ -34,32 +34,23 @@ fn stable_json(o: &Output) -> String {
     serde_json::to_string_pretty(&v).unwrap() + "\n"
 }
 
-struct TempCapture(PathBuf);
+/// A copy of an example capture in a temporary directory (removed on drop).
+struct TempCapture(tempfile::TempDir);
 
 impl TempCapture {
     fn from(name: &str) -> TempCapture {
-        let dst = std::env::temp_dir().join(format!("netdoctor-cli-{}-{name}-{}", std::process::id(), rand_suffix()));
-        copy(&root().join("examples/captures").join(name), &dst);
+        let dst = tempfile::Builder::new().prefix(&format!("netdoctor-cli-{name}-")).tempdir().unwrap();
+        copy(&root().join("examples/captures").join(name), dst.path());
         TempCapture(dst)
     }
     fn path(&self) -> &str {
-        self.0.to_str().unwrap()
+        self.0.path().to_str().unwrap()
     }
     fn write(&self, rel: &str, text: &str) {
-        let p = self.0.join(rel);
+        let p = self.0.path().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
     }
-}
-
-impl Drop for TempCapture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
 
 fn copy(from: &Path, to: &Path) {
@@ -129,7 +120,7 @@ fn min_severity_filters_output_and_exit_code() {
     assert_eq!(v["findings"].as_array().unwrap().len(), criticals);
     let fx = TempCapture::from("healthy-flannel");
     // Only a warning-level fault: --min-severity critical exits 0.
-    let routes = std::fs::read_to_string(fx.0.join("nodes/node1/ip-route.json")).unwrap();
+    let routes = std::fs::read_to_string(fx.0.path().join("nodes/node1/ip-route.json")).unwrap();
     let mut r: Value = serde_json::from_str(&routes).unwrap();
     r.as_array_mut().unwrap().retain(|x| !(x["dst"] == "default" && x["gateway"].as_str().is_some_and(|g| g.contains('.'))));
     fx.write("nodes/node1/ip-route.json", &r.to_string());
@@ -210,8 +201,8 @@ fn a_rule_that_needs_a_broken_fact_says_so() {
 
 #[test]
 fn broken_user_rules_are_reported_and_the_pack_still_runs() {
-    let dir = std::env::temp_dir().join(format!("netdoctor-rules-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("netdoctor-rules-").tempdir().unwrap();
+    let dir = scratch.path();
     std::fs::write(
         dir.join("syntax.rhai"),
         "const RULE = #{ id: \"my-syntax\", severity: \"info\", summary: \"s\", remediation: \"r\" };\nfn evaluate(g) {\n    let x = ;\n}\n",
@@ -235,13 +226,12 @@ fn broken_user_rules_are_reported_and_the_pack_still_runs() {
     let check = netdoctor(&["rules", "check", d]);
     assert_eq!(check.status.code(), Some(1));
     assert!(stdout(&check).contains(&format!("{d}/syntax.rhai:3:13: error: Unexpected ';'")), "{}", stdout(&check));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn user_rule_overrides_builtin_by_id() {
-    let dir = std::env::temp_dir().join(format!("netdoctor-override-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = tempfile::Builder::new().prefix("netdoctor-override-").tempdir().unwrap();
+    let dir = scratch.path();
     std::fs::write(
         dir.join("quiet.rhai"),
         "const RULE = #{ id: \"node-no-default-route\", severity: \"info\", summary: \"silenced\", remediation: \"r\" };\nfn evaluate(g) { }\n",
@@ -251,7 +241,6 @@ fn user_rule_overrides_builtin_by_id() {
     let v = json_of(&netdoctor(&["eval", "--capture", "examples/captures/seed-001", "--rules", d, "--format", "json"]));
     assert!(!v["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "node-no-default-route"));
     assert!(v["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("replaces rules/node-no-default-route.rhai")));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

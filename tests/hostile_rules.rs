@@ -5,44 +5,14 @@
 
 mod common;
 
-use common::{netdoctor, root, stdout};
+use common::{netdoctor, root, stdout, Scratch};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 /// How rules in these tests list pods (the rule API's spelling, in one place).
 const PODS: &str = "g.pods";
-
-/// A scratch directory removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!(
-            "netdoctor-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        Scratch(d)
-    }
-    fn file(&self, name: &str, text: &str) -> String {
-        let p = self.0.join(name);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, text).unwrap();
-        p.display().to_string()
-    }
-    fn path(&self, rel: &str) -> String {
-        self.0.join(rel).display().to_string()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn rule(id: &str, body: &str) -> String {
     format!("const RULE = #{{ id: \"{id}\", severity: \"warning\", summary: \"s\", remediation: \"r\" }};\n{body}")
@@ -81,7 +51,7 @@ fn large_capture(s: &Scratch, times: usize) -> String {
             }
         }
     }
-    let dir = s.0.join("large");
+    let dir = s.dir().join("large");
     copy(&root().join("examples/captures/healthy-flannel"), &dir);
     let p = dir.join("cluster/pods.json");
     let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
@@ -201,12 +171,12 @@ fn five_looping_rules_cost_five_budgets() {
 fn junk_beside_a_good_rule_is_one_error_per_file() {
     let s = Scratch::new("junk");
     s.file("rules/good.rhai", &rule("good-one", GOOD));
-    std::fs::write(s.0.join("rules/binary.rhai"), [0x7f_u8, b'E', b'L', b'F', 0xff, 0x00, 0x01]).unwrap();
+    std::fs::write(s.dir().join("rules/binary.rhai"), [0x7f_u8, b'E', b'L', b'F', 0xff, 0x00, 0x01]).unwrap();
     let mut latin1 = b"// r\xe8gle\n".to_vec();
     latin1.extend_from_slice(rule("latin", "fn evaluate(g) {}\n").as_bytes());
-    std::fs::write(s.0.join("rules/latin1.rhai"), latin1).unwrap();
-    std::fs::create_dir_all(s.0.join("rules/x.rhai")).unwrap();
-    std::os::unix::fs::symlink(s.0.join("gone.rhai"), s.0.join("rules/dangling.rhai")).unwrap();
+    std::fs::write(s.dir().join("rules/latin1.rhai"), latin1).unwrap();
+    std::fs::create_dir_all(s.dir().join("rules/x.rhai")).unwrap();
+    std::os::unix::fs::symlink(s.dir().join("gone.rhai"), s.dir().join("rules/dangling.rhai")).unwrap();
     let dir = s.path("rules");
     let want = [
         format!("{dir}/binary.rhai:1:5: not UTF-8 text (byte 0xff)"),
@@ -276,7 +246,7 @@ fn strict_turns_any_error_into_exit_two() {
     assert_eq!(strict.status.code(), Some(2), "{}", stderr(&strict));
     assert!(stderr(&strict).contains("--strict: exit 2"), "{}", stderr(&strict));
     // A capture file that does not parse is an error too.
-    let cap = s.0.join("cap");
+    let cap = s.dir().join("cap");
     std::fs::create_dir_all(cap.join("nodes/node1")).unwrap();
     std::fs::write(cap.join("meta.json"), "{}").unwrap();
     std::fs::write(cap.join("nodes/node1/ip-route.json"), "not json").unwrap();

@@ -115,6 +115,11 @@ pub trait Locator: Send + Sync + std::fmt::Debug {
     fn host(&self, host: &str) -> String {
         format!("host {host}")
     }
+    /// Why a cluster kind was not collected, when the source knows (a live collector that
+    /// found no kubeconfig or no etcd configured); `None` gives "KIND not collected".
+    fn cluster_kind(&self, _kind: FactKind) -> Option<String> {
+        None
+    }
 }
 
 /// Everything one source knows. Collectors fill it; [`Graph::build`] indexes it.
@@ -420,10 +425,11 @@ impl FactSet {
 
     /// Why a cluster kind cannot be used, or `None` when it is fully read.
     pub fn cluster_unavailable(&self, kind: FactKind) -> Option<String> {
+        let not_collected = || self.locator.as_ref().and_then(|l| l.cluster_kind(kind)).unwrap_or_else(|| format!("{kind} not collected"));
         let config = |f: Option<(&Source, &str)>, present: bool| match (f, present) {
             (_, true) => None,
             (Some((s, e)), _) => Some(could_not_read(s, e)),
-            (None, _) => Some(format!("{kind} not collected")),
+            (None, _) => Some(not_collected()),
         };
         fn of<T>(f: &Fact<T>) -> (Option<(&Source, &str)>, bool) {
             match f {
@@ -450,7 +456,7 @@ impl FactSet {
                 config(b, p)
             }
             _ => match self.kinds.get(&kind) {
-                None => Some(format!("{kind} not collected")),
+                None => Some(not_collected()),
                 Some(st) => st.broken.first().map(|b| {
                     let more = st.broken.len() - 1;
                     let tail = if more > 0 { format!(" (and {more} more)") } else { String::new() };

@@ -21,7 +21,7 @@ pub struct RuleInfo {
     pub remediation: String,
     /// Free text or a URL: where a person reads more.
     pub docs: Option<String>,
-    /// The file it came from (`builtin:rules/<id>.rhai` for the embedded pack).
+    /// The file it came from (`rules/<id>.rhai` for the embedded pack).
     pub source: String,
     /// Lowercase hex SHA-256 of the rule's text ([`RuleInfo::digest`]).
     pub sha256: String,

@@ -19,3 +19,27 @@ pub fn netdoctor(args: &[&str]) -> Output {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
+
+/// A scratch directory (a `tempfile::TempDir`, removed on drop).
+pub struct Scratch(tempfile::TempDir);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        Scratch(tempfile::Builder::new().prefix(&format!("netdoctor-{tag}-")).tempdir().expect("scratch directory"))
+    }
+    /// The directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self.0.path()
+    }
+    /// Writes `text` at `name` (parents created); returns its path.
+    pub fn file(&self, name: &str, text: &str) -> String {
+        let p = self.dir().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+    /// The path of `rel` inside the directory.
+    pub fn path(&self, rel: &str) -> String {
+        self.dir().join(rel).display().to_string()
+    }
+}

@@ -21,7 +21,7 @@ pub struct RuleMeta {
     pub summary: String,
     pub remediation: String,
     pub docs: Option<String>,
-    /// The file it came from (`builtin:rules/<id>.rhai` for the embedded pack).
+    /// The file it came from (`rules/<id>.rhai` for the embedded pack).
     pub source: String,
     /// The params the rule reads: declared in `RULE.params`, or, for a rule that
     /// declares none, found as `g.param("name", default)` calls (type `any`).

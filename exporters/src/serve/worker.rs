@@ -4,9 +4,10 @@
 //! channel, coalescing what piled up while it was busy (a burst of changes is
 //! one evaluation, a reload and an interval tick one full run).
 //!
-//! After each evaluation it publishes, in this order: the metrics exposition
-//! ([`Metrics::record_evaluation`] renders it once), the Alertmanager push,
-//! and the evaluation with its JSON for the page and `/api/v1/findings`.
+//! After each evaluation it publishes the metrics exposition
+//! ([`Metrics::record_evaluation`] renders it once) together with the
+//! evaluation and its JSON for the page and `/api/v1/findings`, then hands
+//! the evaluation to the Alertmanager pusher.
 //! Scrapes read the last published snapshot and never wait for this thread.
 
 use crate::alertmanager::Pusher;
@@ -182,28 +183,32 @@ impl Worker {
             if stop || self.shared.stopping.load(Ordering::SeqCst) {
                 return;
             }
-            if let Some(explicit) = reload {
-                let outcome = self.reload(explicit);
+            // A reload's status is recorded after the evaluation it causes, so that the
+            // metrics never drop a removed rule's series before its findings go.
+            let reloaded = reload.map(|explicit| (self.loader.reload(), explicit));
+            if let Some((outcome, _)) = &reloaded {
                 full |= outcome.changed;
-                for r in replies {
-                    let _ = r.send(outcome.clone());
-                }
             }
             if full || facts {
                 self.evaluate(full);
             }
+            if let Some((outcome, explicit)) = reloaded {
+                self.record_reload(&outcome, explicit);
+                for r in replies {
+                    let _ = r.send(outcome.clone());
+                }
+            }
         }
     }
 
-    /// Reloads; records it (metrics, status, log) when something changed or it was asked for.
-    fn reload(&mut self, explicit: bool) -> Outcome {
-        let outcome = self.loader.reload();
+    /// Records a reload (metrics, status, log) when something changed or it was asked for.
+    fn record_reload(&mut self, outcome: &Outcome, explicit: bool) {
         if !(outcome.changed || explicit) {
-            return outcome;
+            return;
         }
         let at = SystemTime::now();
         let loaded = self.loader.current();
-        log_outcome(&outcome, loaded.rules.len());
+        log_outcome(outcome, loaded.rules.len());
         if let Err(e) = self.shared.metrics.record_reload(outcome.successful, at, &loaded.rules) {
             log(e);
         }
@@ -214,7 +219,6 @@ impl Worker {
             st.last_success = Some(at);
         }
         st.errors = outcome.errors.clone();
-        outcome
     }
 
     /// Evaluates (every rule when `full`, else those the changed kinds affect;
@@ -244,14 +248,19 @@ impl Worker {
         }
         self.evaluated = true;
         let ev = Arc::new(ev);
-        if let Err(e) = self.shared.metrics.record_evaluation(&ev) {
-            log(e);
+        let json = report::json(&ev.report);
+        {
+            // The metrics and the findings change together: a reader that sees the new
+            // metrics and then asks for the findings waits here for the same evaluation.
+            let mut published = self.shared.published.write().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = self.shared.metrics.record_evaluation(&ev) {
+                log(e);
+            }
+            *published = Some(Arc::new(Published { evaluation: ev.clone(), json }));
         }
         if let Some(p) = &self.ctx.pusher {
-            p.push(ev.clone());
+            p.push(ev);
         }
-        let json = report::json(&ev.report);
-        *self.shared.published.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(Published { evaluation: ev, json }));
         if selection == Selection::Full {
             self.shared.ready.store(true, Ordering::SeqCst);
         }

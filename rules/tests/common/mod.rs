@@ -49,6 +49,8 @@ pub fn assert_clean(r: &Report) {
 /// A temporary copy of a capture, edited in place, removed on drop.
 pub struct Fixture {
     pub dir: PathBuf,
+    /// Removes the copy on drop.
+    _tmp: tempfile::TempDir,
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -67,13 +69,10 @@ fn copy_dir(from: &Path, to: &Path) {
 impl Fixture {
     /// Copies `examples/captures/<base>` into a fresh temporary directory.
     pub fn from(base: &str) -> Fixture {
-        let dir = std::env::temp_dir().join(format!(
-            "netdoctor-fx-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-        ));
+        let tmp = tempfile::Builder::new().prefix("netdoctor-fx-").tempdir().unwrap();
+        let dir = tmp.path().join("capture");
         copy_dir(&example(base), &dir);
-        Fixture { dir }
+        Fixture { dir, _tmp: tmp }
     }
     /// Rewrites a text file.
     pub fn text(&self, rel: &str, f: impl FnOnce(String) -> String) -> &Self {
@@ -130,12 +129,6 @@ impl Fixture {
     /// Evaluates the edited capture.
     pub fn eval(&self) -> Report {
         eval(&self.dir)
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
