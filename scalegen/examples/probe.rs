@@ -1,7 +1,14 @@
+//! Per-rule timings on one capture, for profiling a slow rule:
+//! `cargo run --release -p netdoctor-scalegen --example probe -- CAPTURE_DIR RULES_DIR`
+//! prints each rule's milliseconds and finding count.
 use std::path::Path;
 use std::time::Instant;
 fn main() {
     let a: Vec<String> = std::env::args().collect();
+    if a.len() != 3 {
+        eprintln!("usage: probe CAPTURE_DIR RULES_DIR");
+        std::process::exit(2);
+    }
     let rt = netdoctor_engine::Runtime::default();
     let set = rt.load(&[], &[Path::new(&a[2])]);
     let t0 = Instant::now();
