@@ -190,6 +190,25 @@ impl FactSet {
         self.touched.insert(kind);
     }
 
+    /// Replaces the broken entries of a cluster kind with `broken`, withdrawing the errors the
+    /// old entries reported and reporting the new ones: a live collector's current view, where
+    /// an object that was fixed or deleted is no longer broken.
+    pub fn set_broken(&mut self, kind: FactKind, broken: Vec<Broken>) {
+        let st = self.kinds.entry(kind).or_default();
+        let old = std::mem::replace(&mut st.broken, broken);
+        let withdrawn: Vec<SourceError> = old.iter().map(|b| SourceError::new(&b.source, b.error.clone())).collect();
+        self.errors.retain(|e| !withdrawn.contains(e));
+        let reported: Vec<SourceError> = st.broken.iter().map(|b| SourceError::new(&b.source, b.error.clone())).collect();
+        self.errors.extend(reported);
+        self.touched.insert(kind);
+    }
+
+    /// Keeps only the errors for which `keep` holds (a live collector withdrawing an error
+    /// that no longer applies).
+    pub fn retain_errors(&mut self, keep: impl FnMut(&SourceError) -> bool) {
+        self.errors.retain(keep);
+    }
+
     /// Applies (creates or replaces) one object; returns the resourceVersion of the object it
     /// replaced, if any.
     pub fn apply(&mut self, obj: Object) -> Option<u64> {
