@@ -435,7 +435,6 @@ impl K8sCollector {
                 }
             })
             .await;
-            drop(writer);
             if let Some(e) = io_error {
                 return Err(err(format!("writing {}: {e}", spec.file)));
             }
