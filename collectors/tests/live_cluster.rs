@@ -564,3 +564,37 @@ async fn etcd_raw_capture_reads_back_and_no_endpoints_is_no_data() {
         assert!(why.contains("10.244.1.0-24") && why.contains("not JSON"), "{why}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// write_cluster: facts back to capture files
+
+#[test]
+fn write_cluster_reads_back_to_the_same_cluster_facts_for_every_example_capture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/captures");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    dirs.sort();
+    assert!(dirs.len() >= 5);
+    for dir in dirs {
+        let set = capture::read(&dir, &ReadOptions::default()).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        netdoctor_collectors::write::cluster::write_cluster(out.path(), &set).unwrap();
+        let back = capture::read(out.path(), &ReadOptions::default()).unwrap();
+        println!("{}: {} errors, {} notes", dir.display(), back.errors().len(), back.notes().len());
+        assert!(back.errors().is_empty(), "{}: {:?}", dir.display(), back.errors());
+        assert_same(&cluster_view(&set), &cluster_view(&back));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_cluster_of_a_watching_collector_reads_back() {
+    let server = TestApiServer::start(ApiServerOptions { calico_crds: true, ..Default::default() }).unwrap();
+    server.load_dir(CALICO).unwrap();
+    let kc = server.write_kubeconfig().unwrap();
+    let c = k8s(&server, kc.path(), 500);
+    let _h = c.start_watching(noop()).await.unwrap();
+    let live = facts(c.collect().await.unwrap());
+    let out = tempfile::tempdir().unwrap();
+    netdoctor_collectors::write::cluster::write_cluster(out.path(), &live).unwrap();
+    let back = capture::read(out.path(), &ReadOptions::default()).unwrap();
+    assert_same(&cluster_view(&live), &cluster_view(&back));
+}

@@ -310,6 +310,46 @@ impl FactSet {
         keys
     }
 
+    /// Copies of the objects of a cluster kind, in key order (for writing them out).
+    pub fn objects(&self, kind: FactKind) -> Vec<Object> {
+        fn all<T: Clone>(m: &BTreeMap<ObjKey, Arc<T>>, f: impl Fn(T) -> Object) -> Vec<Object> {
+            m.values().map(|v| f(v.as_ref().clone())).collect()
+        }
+        match kind {
+            FactKind::Nodes => all(&self.nodes, Object::Node),
+            FactKind::Pods => all(&self.pods, Object::Pod),
+            FactKind::Services => all(&self.services, Object::Service),
+            FactKind::Endpoints => all(&self.endpoints, Object::Endpoints),
+            FactKind::Deployments => all(&self.deployments, Object::Deployment),
+            FactKind::ComponentStatuses => all(&self.component_statuses, Object::ComponentStatus),
+            FactKind::IpPools => all(&self.ip_pools, Object::IpPool),
+            FactKind::BlockAffinities => all(&self.block_affinities, Object::BlockAffinity),
+            FactKind::FlannelEtcd => all(&self.leases, Object::Lease),
+            _ => Vec::new(),
+        }
+    }
+
+    /// flannel's network config from etcd, when read.
+    pub fn flannel_etcd_config(&self) -> Option<&FlannelConfig> {
+        self.flannel_etcd_config.as_ref()
+    }
+    /// The Corefile fact (ConfigMap kube-system/coredns).
+    pub fn corefile(&self) -> &Fact<Corefile> {
+        &self.corefile
+    }
+    /// kube-proxy's config fact (ConfigMap kube-system/kube-proxy).
+    pub fn kube_proxy(&self) -> &Fact<KubeProxyConfig> {
+        &self.kube_proxy
+    }
+    /// kubeadm's ClusterConfiguration networking fact.
+    pub fn kubeadm(&self) -> &Fact<KubeadmConfig> {
+        &self.kubeadm
+    }
+    /// flannel's net-conf.json fact (ConfigMap kube-flannel-cfg).
+    pub fn flannel_net_conf(&self) -> &Fact<FlannelConfig> {
+        &self.flannel_net_conf
+    }
+
     /// Sets flannel's network config from etcd (`<prefix>/config`).
     pub fn set_flannel_etcd_config(&mut self, config: Option<FlannelConfig>) {
         self.touched.insert(FactKind::FlannelEtcd);

@@ -234,12 +234,18 @@ async fn specs(client: &Client, opts: &K8sOptions) -> Result<Vec<Spec>, kube::Er
 }
 
 /// An object as the projection reads it: `kind`/`apiVersion` set, managedFields gone.
-fn to_value(spec: &Spec, mut obj: DynamicObject) -> Value {
+fn to_value(spec: &Spec, obj: DynamicObject) -> Value {
+    api_object_value(spec.kind, &spec.ar.api_version, obj)
+}
+
+/// What the watchers hand to [`crate::k8s::project`] for one object the API served: its JSON
+/// with `kind` and `apiVersion` set (list items lack them) and without managedFields.
+pub fn api_object_value(kind: &str, api_version: &str, mut obj: DynamicObject) -> Value {
     obj.metadata.managed_fields = None;
     let mut v = serde_json::to_value(&obj).unwrap_or(Value::Null);
     if let Some(m) = v.as_object_mut() {
-        m.insert("kind".into(), Value::from(spec.kind));
-        m.insert("apiVersion".into(), Value::from(spec.ar.api_version.as_str()));
+        m.insert("kind".into(), Value::from(kind));
+        m.insert("apiVersion".into(), Value::from(api_version));
     }
     v
 }
