@@ -119,9 +119,17 @@ fn facts(c: Collection) -> FactSet {
 
 /// The cluster facts the capture reader makes of a `cluster/` directory alone.
 fn read_cluster_dir(dir: &str) -> FactSet {
+    read_cluster_dir_with(dir, &[])
+}
+
+/// The same, with `extra` objects in one more file.
+fn read_cluster_dir_with(dir: &str, extra: &[Value]) -> FactSet {
     let tmp = tempfile::tempdir().unwrap();
     let to = tmp.path().join("cluster");
     std::fs::create_dir(&to).unwrap();
+    if !extra.is_empty() {
+        std::fs::write(to.join("zz-extra.json"), json!({"apiVersion": "v1", "kind": "List", "items": extra}).to_string()).unwrap();
+    }
     for e in std::fs::read_dir(dir).unwrap() {
         let e = e.unwrap();
         if e.path().extension().is_some_and(|x| x == "json") {
@@ -137,6 +145,15 @@ async fn eventually(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) 
         assert!(start.elapsed() < timeout, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+fn deployment(namespace: &str, name: &str, ready: u32) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}, "generation": 3},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+        "status": {"replicas": 2, "readyReplicas": ready, "availableReplicas": ready, "updatedReplicas": 2, "observedGeneration": 3},
+    })
 }
 
 fn pod(namespace: &str, name: &str, node: &str, ip: &str) -> Value {
@@ -203,10 +220,12 @@ fn noop() -> OnChange {
 async fn k8s_one_shot_pages_through_lists_and_equals_the_capture_reader() {
     let server = TestApiServer::start(ApiServerOptions { calico_crds: true, ..Default::default() }).unwrap();
     server.load_dir(CALICO).unwrap();
+    server.apply(deployment("shop", "frontend", 2)).unwrap();
     let kc = server.write_kubeconfig().unwrap();
     let c = k8s(&server, kc.path(), 2);
     let live = facts(c.collect().await.unwrap());
-    let expected = read_cluster_dir(CALICO);
+    let expected = read_cluster_dir_with(CALICO, &[deployment("shop", "frontend", 2)]);
+    assert_eq!(live.count(FactKind::Deployments), 1, "Deployments found by discovery");
     assert_same(&without_resource_versions(&cluster_view(&live)), &without_resource_versions(&cluster_view(&expected)));
     assert!(live.count(FactKind::IpPools) > 0, "Calico IPPools found by discovery");
     assert!(live.errors().is_empty(), "{:?}", live.errors());
@@ -259,7 +278,7 @@ async fn k8s_watch_follows_events_bookmarks_410_and_dropped_connections() {
     let _h = c.start_watching(cb).await.unwrap();
     let first = facts(c.collect().await.unwrap());
     assert_eq!(pod_keys(&first), server_pods(&server));
-    assert!(server.wait_until(WAIT, |s| s.open_watches() >= 8).await, "a watch per kind");
+    assert!(server.wait_until(WAIT, |s| s.open_watches() >= 9).await, "a watch per kind");
 
     // ADDED, MODIFIED, DELETED, BOOKMARK.
     server.apply(pod("default", "p1", "node1", "10.244.1.10")).unwrap();
@@ -269,6 +288,15 @@ async fn k8s_watch_follows_events_bookmarks_410_and_dropped_connections() {
     server.send_bookmark();
     server.delete("Pod", Some("kube-system"), "coredns-5dd5756b68-7lfxq").unwrap();
     eventually("DELETED", WAIT, || pod_keys(&c.snapshot()) == server_pods(&server)).await;
+    // A Deployment added, then scaled up.
+    server.apply(deployment("default", "web", 0)).unwrap();
+    eventually("deployment ADDED", WAIT, || c.snapshot().count(FactKind::Deployments) == 1).await;
+    server.apply(deployment("default", "web", 1)).unwrap();
+    eventually("deployment MODIFIED", WAIT, || {
+        let g = Graph::build(c.snapshot(), vec![], &GraphOptions::default());
+        g.deployments().first().is_some_and(|d| d.ready_replicas == 1)
+    })
+    .await;
     // A ConfigMap deleted and put back.
     let coredns = server.get("ConfigMap", Some("kube-system"), "coredns").unwrap();
     server.delete("ConfigMap", Some("kube-system"), "coredns").unwrap();
@@ -283,7 +311,7 @@ async fn k8s_watch_follows_events_bookmarks_410_and_dropped_connections() {
     let lists_before = lists(&server);
     server.expire_watches();
     assert!(server.wait_until(WAIT, |s| lists(s) > lists_before).await, "relisted after 410");
-    eventually("watching again", WAIT, || server.open_watches() >= 8).await;
+    eventually("watching again", WAIT, || server.open_watches() >= 9).await;
     assert!(seen.lock().unwrap().iter().all(|s| *s == before), "only whole states were ever visible: {:?}", seen.lock().unwrap());
 
     // Connections dropped, history compacted and the cluster changed meanwhile: the re-watch gets
@@ -309,6 +337,14 @@ async fn k8s_watch_follows_events_bookmarks_410_and_dropped_connections() {
     expected.clear(FactKind::Pods);
     expected.merge(capture::read(tmp.path(), &ReadOptions::default()).unwrap());
     expected.collected(FactKind::ComponentStatuses, netdoctor_engine::Source::file("x"));
+    expected.merge(read_cluster_dir_with(FLANNEL, &[deployment("default", "web", 1)]).objects(FactKind::Deployments).into_iter().fold(
+        FactSet::new(),
+        |mut s, o| {
+            s.collected(FactKind::Deployments, netdoctor_engine::Source::file("x"));
+            s.apply(o);
+            s
+        },
+    ));
     assert_same(&without_resource_versions(&cluster_view(&now)), &without_resource_versions(&cluster_view(&expected)));
     assert_eq!(server_pod_ip(&server, "default", "p3"), pod_ip(&c, "default", "p3"));
 }
@@ -321,7 +357,7 @@ async fn k8s_http_410_on_rewatch_relists_instead_of_retrying_for_ever() {
     let c = k8s(&server, kc.path(), 500);
     let _h = c.start_watching(noop()).await.unwrap();
     facts(c.collect().await.unwrap());
-    assert!(server.wait_until(WAIT, |s| s.open_watches() >= 8).await);
+    assert!(server.wait_until(WAIT, |s| s.open_watches() >= 9).await);
     let lists = |s: &TestApiServer| s.requests().iter().filter(|r| r.path == "/api/v1/pods" && !r.is_watch()).count();
     let lists_before = lists(&server);
     server.expire_watches();
@@ -381,6 +417,7 @@ async fn k8s_raw_capture_reads_back_to_the_same_facts() {
             "calico-ippools.json",
             "componentstatuses.json",
             "configmaps.json",
+            "deployments.json",
             "endpointslices.json",
             "nodes.json",
             "pods.json",

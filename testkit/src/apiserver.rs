@@ -7,7 +7,7 @@
 //!
 //! What it serves, on `http://127.0.0.1:PORT` (optionally requiring a bearer
 //! token): `GET` of core/v1 nodes, pods, services, endpoints, configmaps,
-//! componentstatuses, discovery.k8s.io/v1 endpointslices and, when
+//! componentstatuses, discovery.k8s.io/v1 endpointslices, apps/v1 deployments and, when
 //! [`ApiServerOptions::calico_crds`] is set, the cluster-scoped
 //! crd.projectcalico.org/v1 ippools and blockaffinities; discovery at `/api`,
 //! `/api/v1`, `/apis`, `/apis/{group}[/{version}]` and `/version`. Secrets
