@@ -426,6 +426,55 @@ async fn k8s_raw_capture_reads_back_to_the_same_facts() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn k8s_kinds_rbac_forbids_are_broken_with_the_reason_not_a_collector_failure() {
+    let server = TestApiServer::start(ApiServerOptions::default()).unwrap();
+    server.load_dir(FLANNEL).unwrap();
+    server.forbid("endpointslices", true);
+    server.forbid("componentstatuses", true);
+    server.forbid("configmaps", true);
+    let kc = server.write_kubeconfig().unwrap();
+
+    let one = facts(k8s(&server, kc.path(), 500).collect().await.unwrap());
+    let why = one.cluster_unavailable(FactKind::Endpoints).unwrap();
+    assert!(why.contains("endpointslices is forbidden") && why.contains("(403)") && why.contains(&server.url()), "{why}");
+    assert!(one.cluster_unavailable(FactKind::CorednsConfig).unwrap().contains("configmaps is forbidden"));
+    assert!(one.cluster_unavailable(FactKind::Pods).is_none());
+
+    let c = k8s(&server, kc.path(), 500);
+    let _h = c.start_watching(noop()).await.unwrap();
+    let set = facts(c.collect().await.expect("forbidden kinds do not make the collector fail"));
+    assert!(c.status().up);
+    for k in [FactKind::Endpoints, FactKind::ComponentStatuses, FactKind::CorednsConfig, FactKind::FlannelNetConf] {
+        let why = set.cluster_unavailable(k).unwrap_or_default();
+        assert!(why.contains("is forbidden"), "{k}: {why}");
+    }
+    assert_eq!(pod_keys(&set), server_pods(&server));
+
+    // RBAC fixed: the kinds are read, and their errors withdrawn.
+    for r in ["endpointslices", "componentstatuses", "configmaps"] {
+        server.forbid(r, false);
+    }
+    eventually("kinds readable again", Duration::from_secs(60), || {
+        let s = c.snapshot();
+        [FactKind::Endpoints, FactKind::ComponentStatuses, FactKind::CorednsConfig, FactKind::FlannelNetConf]
+            .iter()
+            .all(|k| s.cluster_unavailable(*k).is_none())
+    })
+    .await;
+    let set = facts(c.collect().await.unwrap());
+    assert!(set.errors().is_empty(), "{:?}", set.errors());
+    assert_same(
+        &without_resource_versions(&cluster_view(&set)),
+        &without_resource_versions(&cluster_view(&{
+            let mut e = read_cluster_dir(FLANNEL);
+            e.collected(FactKind::ComponentStatuses, netdoctor_engine::Source::file("x"));
+            e.collected(FactKind::Deployments, netdoctor_engine::Source::file("x"));
+            e
+        })),
+    );
+}
+
 #[tokio::test]
 async fn k8s_without_any_config_is_no_data() {
     // This test alone touches the environment; the others pass --kubeconfig.

@@ -159,6 +159,8 @@ struct Shared {
     expired_watch: ExpiredWatch,
     address: String,
     open_watches: AtomicUsize,
+    /// Resources (plurals) answered with 403 Forbidden, as RBAC would.
+    forbidden: Mutex<std::collections::BTreeSet<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -221,6 +223,7 @@ impl TestApiServer {
             expired_watch: options.expired_watch,
             address: format!("127.0.0.1:{port}"),
             open_watches: AtomicUsize::new(0),
+            forbidden: Mutex::new(Default::default()),
         });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::io("building the test API server's runtime"))?;
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -405,6 +408,19 @@ impl TestApiServer {
         }
         *is_down = down;
         Ok(())
+    }
+
+    /// `true`: answer every request for resource `plural` (`pods`,
+    /// `componentstatuses`, ...) with 403 Forbidden, as kube-apiserver does
+    /// when RBAC does not allow it; `false`: serve it again. Open watches
+    /// carry on.
+    pub fn forbid(&self, plural: &str, forbidden: bool) {
+        let mut set = lock(&self.shared.forbidden);
+        if forbidden {
+            set.insert(plural.to_string());
+        } else {
+            set.remove(plural);
+        }
     }
 
     /// Whether the server is down (see [`set_down`](Self::set_down)).

@@ -634,8 +634,8 @@ impl K8sCollector {
             match res {
                 Ok(()) => part.publish(&mut set, spec, &source),
                 // RBAC or a resource this server does not serve: that kind is unknown, the rest is read.
-                Err(kube::Error::Api(s)) if (400..500).contains(&s.code) => {
-                    let msg = describe(&url, &format!("listing {}", spec.label()), &format!("{} ({})", s.message, s.code));
+                Err(e) if refused(&e).is_some() => {
+                    let msg = describe(&url, &format!("listing {}", spec.label()), &refused(&e).unwrap_or_default());
                     if spec.is_config() {
                         set_config(&mut set, spec.fact, Fact::Broken { source: source.clone(), error: msg });
                     } else {
@@ -737,10 +737,38 @@ impl Collector for K8sCollector {
     }
 }
 
-/// Swaps a completed (re)list of one part into the shared set.
-fn swap_in(shared: &Shared, spec: &Spec, old: &PartFacts, new: FactSet, part: &PartFacts, source: &Source) {
+/// Why the API refuses a kind for good (403 Forbidden by RBAC, 404 not served), if it does.
+fn refused(e: &kube::Error) -> Option<String> {
+    match e {
+        kube::Error::Api(s) if s.code == 403 || s.code == 404 => Some(format!("{} ({})", s.message, s.code)),
+        _ => None,
+    }
+}
+
+/// Replaces a refused kind's facts with one broken entry saying why (the rules that need it
+/// skip with that reason); the collector is not down for it. Returns the part's new state.
+fn deny(shared: &Shared, spec: &Spec, old: &PartFacts, old_source: &Source, msg: &str) -> (PartFacts, Source) {
+    let src = Source::live("k8s", unix_now());
+    let mut denied = PartFacts::default();
     shared.update(&[spec.fact], |set| {
-        old.withdraw(set, spec, source);
+        old.withdraw(set, spec, old_source);
+        set.clear(spec.fact);
+        if spec.is_config() {
+            denied.config_error = Some(msg.to_string());
+            set_config(set, spec.fact, Fact::Broken { source: src.clone(), error: msg.to_string() });
+        } else {
+            denied.broken.insert((String::new(), String::new()), msg.to_string());
+            denied.publish(set, spec, &src);
+        }
+    });
+    (denied, src)
+}
+
+/// Swaps a completed (re)list of one part into the shared set, withdrawing what the old one
+/// reported (under its source).
+fn swap_in(shared: &Shared, spec: &Spec, old: &PartFacts, old_source: &Source, new: FactSet, part: &PartFacts, source: &Source) {
+    shared.update(&[spec.fact], |set| {
+        old.withdraw(set, spec, old_source);
         set.clear(spec.fact);
         set.merge(new);
         part.publish(set, spec, source);
@@ -753,6 +781,8 @@ async fn watch_spec(client: Client, spec: Spec, page_size: u32, shared: Arc<Shar
     let mut backoff = Backoff::new();
     let mut part = PartFacts::default();
     let mut source = Source::live("k8s", unix_now());
+    // The refusal the part's facts say now (403/404), so that retries do not rewrite them.
+    let mut denied: Option<String> = None;
     'watcher: loop {
         let mut stream = watcher(spec.api(client.clone()), spec.watch_config(page_size)).boxed();
         // A relist in progress: its objects, built aside until InitDone.
@@ -798,9 +828,10 @@ async fn watch_spec(client: Client, spec: Spec, page_size: u32, shared: Arc<Shar
                         }
                         watcher::Event::InitDone => {
                             if let Some((set, p, src)) = pending.take() {
-                                swap_in(&shared, &spec, &part, set, &p, &src);
+                                swap_in(&shared, &spec, &part, &source, set, &p, &src);
                                 part = p;
                                 source = src;
+                                denied = None;
                             }
                             if shared.part_ok(&label, true) {
                                 shared.changed(&[]);
@@ -827,6 +858,23 @@ async fn watch_spec(client: Client, spec: Spec, page_size: u32, shared: Arc<Shar
                     }
                 }
                 Err(e) => {
+                    let refusal = match &e {
+                        watcher::Error::InitialListFailed(k) | watcher::Error::WatchStartFailed(k) => refused(k),
+                        _ => None,
+                    };
+                    if let Some(why) = refusal {
+                        // Forbidden or not served: that kind is unknown (broken, with the reason),
+                        // the collector is up; asked again with backoff, in case RBAC changes.
+                        let msg = describe(&url, &format!("listing {label}"), &why);
+                        if denied.as_deref() != Some(msg.as_str()) {
+                            (part, source) = deny(&shared, &spec, &part, &source, &msg);
+                            denied = Some(msg);
+                        }
+                        shared.part_ok(&label, true);
+                        shared.changed(&[]);
+                        tokio::time::sleep(backoff.next_delay()).await;
+                        continue;
+                    }
                     shared.part_err(&label, describe(&url, &format!("watching {label}"), &e));
                     shared.changed(&[]);
                     tracing::debug!(part = %label, error = %e, "k8s watch error");
@@ -847,6 +895,8 @@ async fn watch_spec(client: Client, spec: Spec, page_size: u32, shared: Arc<Shar
 async fn poll_spec(client: Client, spec: Spec, page_size: u32, shared: Arc<Shared>, url: String) {
     let label = spec.label();
     let mut part = PartFacts::default();
+    let mut source = Source::live("k8s", unix_now());
+    let mut denied: Option<String> = None;
     let mut backoff = Backoff::new();
     loop {
         let src = Source::live("k8s", unix_now());
@@ -861,23 +911,24 @@ async fn poll_spec(client: Client, spec: Spec, page_size: u32, shared: Arc<Share
         .await;
         let delay = match res {
             Ok(()) => {
-                swap_in(&shared, &spec, &part, set, &p, &src);
+                swap_in(&shared, &spec, &part, &source, set, &p, &src);
                 part = p;
+                source = src;
+                denied = None;
                 shared.part_ok(&label, true);
                 backoff.reset();
                 POLL_COMPONENT_STATUSES
             }
-            // Not served (removed in a future release) or forbidden: known empty-handed, not down.
-            Err(kube::Error::Api(s)) if (400..500).contains(&s.code) => {
-                let msg = describe(&url, &format!("listing {label}"), &format!("{} ({})", s.message, s.code));
-                shared.update(&[spec.fact], |set| {
-                    part.withdraw(set, &spec, &src);
-                    set.clear(spec.fact);
-                    set.broken(spec.fact, src.clone(), msg);
-                });
-                part = PartFacts::default();
+            // Not served (removed in a future release) or forbidden: that kind is unknown, the
+            // collector is not down; asked again with backoff.
+            Err(e) if refused(&e).is_some() => {
+                let msg = describe(&url, &format!("listing {label}"), &refused(&e).unwrap_or_default());
+                if denied.as_deref() != Some(msg.as_str()) {
+                    (part, source) = deny(&shared, &spec, &part, &source, &msg);
+                    denied = Some(msg);
+                }
                 shared.part_ok(&label, true);
-                POLL_COMPONENT_STATUSES
+                backoff.next_delay().min(POLL_COMPONENT_STATUSES)
             }
             Err(e) => {
                 shared.part_err(&label, describe(&url, &format!("listing {label}"), &e));
