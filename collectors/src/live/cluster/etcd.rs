@@ -359,6 +359,10 @@ impl EtcdCollector {
     /// Starts watching (see the module docs); `on_change` is called after each change.
     /// With no endpoints configured the handle does nothing and `collect()` says so.
     pub fn start_watching(&self, on_change: OnChange) -> WatchHandle {
+        if self.shared.watching.load(std::sync::atomic::Ordering::SeqCst) {
+            // Already watching: the running tasks keep the set current.
+            return WatchHandle::new(None);
+        }
         self.shared.set_on_change(on_change);
         if self.opts.endpoints.is_empty() {
             *self.shared.no_data.lock().unwrap_or_else(|p| p.into_inner()) = Some(NO_ETCD.into());
@@ -425,7 +429,10 @@ fn apply_event(shared: &Shared, key: &str, value: Option<&str>, source: &Source,
                     set.apply(Object::Lease(l));
                 }
                 for (k, e) in f.bad_keys {
-                    // A key that no longer parses is no longer a lease.
+                    // A key that no longer parses is no longer a lease, or the config.
+                    if k.ends_with("/config") {
+                        set.set_flannel_etcd_config(None);
+                    }
                     if let Some((_, sub)) = k.rsplit_once("/subnets/") {
                         if let Some(net) = netdoctor_engine::net::parse_net(&sub.replacen('-', "/", 1)) {
                             set.remove(FactKind::FlannelEtcd, &FactSet::lease_key(&net));

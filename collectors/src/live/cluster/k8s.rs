@@ -16,7 +16,17 @@
 //! new watcher, which relists. Errors back off (250 ms doubling to 30 s) and
 //! mark the collector down until the kind is seen working again.
 //! ComponentStatuses cannot be watched on a real API server: they are listed
-//! every 30 s.
+//! every 30 s. Discovery runs again every 5 minutes, so CRDs installed later
+//! are picked up.
+//!
+//! A kind the API refuses (403: RBAC; 404: not served) is broken with the
+//! API's message (rules that need it skip, saying why) and the collector stays
+//! up; it is asked again with backoff. The RBAC it needs (get, list, watch):
+//! `nodes`, `pods`, `services`, `configmaps` (cluster-wide, each read by name:
+//! `kube-flannel-cfg` lives in `kube-flannel` or `kube-system`),
+//! `componentstatuses` (get, list), `endpointslices.discovery.k8s.io`,
+//! `deployments.apps`, and `ippools` / `blockaffinities.crd.projectcalico.org`
+//! on Calico clusters. Never `secrets`.
 
 use super::{unix_now, Backoff, ListWriter, OnChange, Shared, WatchHandle, WatchStatus};
 use crate::k8s::{project, set_config, Config, Item};
@@ -65,6 +75,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 const PROBE: Duration = Duration::from_secs(6);
 /// How often ComponentStatuses are listed while watching.
 const POLL_COMPONENT_STATUSES: Duration = Duration::from_secs(30);
+/// How often a watching collector runs API discovery again (for CRDs installed later).
+const REDISCOVER: Duration = Duration::from_secs(300);
 /// How long `collect()` on a watching collector waits for the first lists.
 const FIRST_SYNC: Duration = Duration::from_secs(60);
 
@@ -669,6 +681,9 @@ impl K8sCollector {
     /// (the collector reports down meanwhile). Fails only on a broken kubeconfig; with no
     /// cluster configured the handle does nothing and `collect()` says so.
     pub async fn start_watching(&self, on_change: OnChange) -> Result<WatchHandle, netdoctor_engine::Error> {
+        if self.shared.watching.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(err("already watching"));
+        }
         self.shared.set_on_change(on_change);
         let Some((client, url)) = client(&self.opts, true).await? else {
             *self.shared.no_data.lock().unwrap_or_else(|p| p.into_inner()) = Some(NO_KUBECONFIG.to_string());
@@ -679,30 +694,44 @@ impl K8sCollector {
         let shared = Arc::clone(&self.shared);
         let opts = self.opts.clone();
         let task = tokio::spawn(async move {
-            let mut backoff = Backoff::new();
-            let specs = loop {
-                match specs(&client, &opts).await {
-                    Ok(s) => break s,
-                    Err(e) => {
-                        shared.part_err("discovery", describe(&url, "discovery", &e));
-                        tokio::time::sleep(backoff.next_delay()).await;
-                    }
-                }
-            };
-            for s in &specs {
-                shared.register(&s.label());
-            }
-            shared.part_ok("discovery", true);
+            // Discovery runs again every few minutes: Calico's CRDs (or Deployments) that
+            // appear later get their watchers then. A watched kind that goes away reads as
+            // not served (404): broken with that reason.
             let mut tasks = tokio::task::JoinSet::new();
-            for spec in specs {
-                let (client, shared, url) = (client.clone(), Arc::clone(&shared), url.clone());
-                if spec.watch {
-                    tasks.spawn(watch_spec(client, spec, opts.page_size, shared, url));
-                } else {
-                    tasks.spawn(poll_spec(client, spec, opts.page_size, shared, url));
-                }
+            let mut started: std::collections::BTreeSet<String> = Default::default();
+            let mut backoff = Backoff::new();
+            loop {
+                let delay = match specs(&client, &opts).await {
+                    Ok(specs) => {
+                        for spec in specs {
+                            if !started.insert(spec.label()) {
+                                continue;
+                            }
+                            shared.register(&spec.label());
+                            let (client, shared, url) = (client.clone(), Arc::clone(&shared), url.clone());
+                            if spec.watch {
+                                tasks.spawn(watch_spec(client, spec, opts.page_size, shared, url));
+                            } else {
+                                tasks.spawn(poll_spec(client, spec, opts.page_size, shared, url));
+                            }
+                        }
+                        if shared.part_ok("discovery", true) {
+                            shared.changed(&[]);
+                        }
+                        backoff.reset();
+                        REDISCOVER
+                    }
+                    // Before the first discovery the server is unreachable: down. After it, the
+                    // watchers say how they fare; a failed re-discovery changes nothing.
+                    Err(e) if started.is_empty() => {
+                        shared.part_err("discovery", describe(&url, "discovery", &e));
+                        shared.changed(&[]);
+                        backoff.next_delay()
+                    }
+                    Err(_) => REDISCOVER,
+                };
+                tokio::time::sleep(delay).await;
             }
-            while tasks.join_next().await.is_some() {}
         });
         Ok(WatchHandle::new(Some(task)))
     }
