@@ -393,6 +393,23 @@ async fn k8s_server_down_at_start_then_up_converges_and_one_shot_fails_fast() {
     assert_eq!(pod_keys(&set), server_pods(&server));
     let st = record(&mut store, "k8s", Ok(Collection::Facts(Box::new(set))), 200, 0.0, None);
     assert!(st.up);
+
+    // Down mid-watch: reported down, the last good facts kept (stale); changes made meanwhile
+    // arrive when it is back.
+    assert!(server.wait_until(WAIT, |s| s.open_watches() >= 9).await);
+    let before = server_pods(&server);
+    server.set_down(true).unwrap();
+    eventually("down again", WAIT, || !c.status().up).await;
+    let st = record(&mut store, "k8s", c.collect().await, 300, 0.0, None);
+    assert!(!st.up && st.last_success == Some(200), "{st:?}");
+    let g = store.snapshot(&GraphOptions::default());
+    let kept: BTreeSet<String> = g.pods().iter().map(|p| format!("{}/{}", p.namespace, p.name)).collect();
+    assert_eq!(kept, before, "last good pods kept");
+    server.apply(pod("default", "while-down", "node1", "10.244.1.66")).unwrap();
+    server.set_down(false).unwrap();
+    eventually("back up with the change", Duration::from_secs(60), || c.status().up && pod_keys(&c.snapshot()) == server_pods(&server)).await;
+    let st = record(&mut store, "k8s", c.collect().await, 400, 0.0, None);
+    assert!(st.up);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
