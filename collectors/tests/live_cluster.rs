@@ -526,8 +526,10 @@ fn lease_set(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 
 fn etcd_opts(server: &EtcdServer, api: EtcdApi, prefix: &str) -> EtcdOptions {
     EtcdOptions {
-        endpoints: server.endpoints(),
-        prefix: prefix.to_string(),
+        // As flannel's flag takes them: without a scheme, comma-separated (the first is not
+        // listening), with a trailing slash on the prefix.
+        endpoints: vec![format!("127.0.0.1:1,127.0.0.1:{}", server.port())],
+        prefix: format!("{prefix}/"),
         api,
         ca_file: server.ca_path().map(Path::to_path_buf),
         cert_file: server.client_cert_path().map(Path::to_path_buf),
@@ -623,8 +625,8 @@ async fn etcd_lifecycle(options: TestEtcdOptions, api: EtcdApi, v2_keys: bool, p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn etcd_v3_watch_stop_and_restart() {
-    etcd_lifecycle(TestEtcdOptions { v2: false, tls: false }, EtcdApi::V3, false, "/coreos.com/network").await;
+async fn etcd_v3_found_by_auto_watch_stop_and_restart() {
+    etcd_lifecycle(TestEtcdOptions { v2: false, tls: false }, EtcdApi::Auto, false, "/coreos.com/network").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

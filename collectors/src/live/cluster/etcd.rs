@@ -127,7 +127,10 @@ fn read_file(p: &Path, what: &str) -> Result<Vec<u8>, String> {
 // ---------------------------------------------------------------------------
 // v3
 
-async fn connect_v3(opts: &EtcdOptions) -> Result<etcd_client::Client, String> {
+/// A client for one endpoint. etcd-client balances requests over all the endpoints it is
+/// given and fails a request sent to a dead one instead of trying the next, so the endpoints
+/// are tried one by one (a cluster with one member down is common).
+async fn connect_v3(opts: &EtcdOptions, endpoint: &str) -> Result<etcd_client::Client, String> {
     let mut co = etcd_client::ConnectOptions::new().with_connect_timeout(CONNECT_TIMEOUT).with_timeout(REQUEST_TIMEOUT);
     let tls_wanted = opts.ca_file.is_some() || opts.cert_file.is_some() || opts.endpoints.iter().any(|e| e.starts_with("https://"));
     if tls_wanted {
@@ -143,15 +146,29 @@ async fn connect_v3(opts: &EtcdOptions) -> Result<etcd_client::Client, String> {
         co = co.with_tls(tls);
     }
     // etcd-client refuses TLS options with http:// URLs; flannel accepts either spelling.
-    let eps: Vec<String> = opts.endpoints.iter().map(|e| if tls_wanted { e.replacen("http://", "https://", 1) } else { e.clone() }).collect();
-    etcd_client::Client::connect(eps, Some(co)).await.map_err(|e| format!("etcd {}: {e}", endpoints(opts)))
+    let ep = if tls_wanted { endpoint.replacen("http://", "https://", 1) } else { endpoint.to_string() };
+    etcd_client::Client::connect([ep], Some(co)).await.map_err(|e| format!("etcd {endpoint}: {e}"))
 }
 
+/// A v3 prefix get on the first endpoint that answers, and the client that got it.
 async fn read_v3(opts: &EtcdOptions) -> Result<(Dump, etcd_client::Client), String> {
-    let mut client = connect_v3(opts).await?;
     let p = prefix(opts);
-    let resp =
-        client.get(p.as_str(), Some(etcd_client::GetOptions::new().with_prefix())).await.map_err(|e| format!("etcd {}: v3 get {p}: {e}", endpoints(opts)))?;
+    let mut failures = Vec::new();
+    for ep in &opts.endpoints {
+        let got = async {
+            let mut client = connect_v3(opts, ep).await?;
+            let resp = client.get(p.as_str(), Some(etcd_client::GetOptions::new().with_prefix())).await.map_err(|e| format!("etcd {ep}: v3 get {p}: {e}"))?;
+            Ok::<_, String>((resp, client))
+        };
+        match got.await {
+            Ok((resp, client)) => return Ok((dump_v3(&resp), client)),
+            Err(e) => failures.push(e),
+        }
+    }
+    Err(if failures.is_empty() { "no etcd endpoints".to_string() } else { failures.join("; ") })
+}
+
+fn dump_v3(resp: &etcd_client::GetResponse) -> Dump {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let mut kvs = Vec::new();
     let mut raw_kvs = Vec::new();
@@ -177,7 +194,7 @@ async fn read_v3(opts: &EtcdOptions) -> Result<(Dump, etcd_client::Client), Stri
         "kvs": raw_kvs,
         "count": resp.count(),
     });
-    Ok((Dump { api: "v3", kvs, raw, index }, client))
+    Dump { api: "v3", kvs, raw, index }
 }
 
 // ---------------------------------------------------------------------------
@@ -329,7 +346,24 @@ fn publish(set: &mut FactSet, broken: &BTreeMap<String, String>, source: &Source
 
 impl EtcdCollector {
     /// A collector for flannel's etcd (nothing is contacted yet).
-    pub fn new(opts: EtcdOptions) -> EtcdCollector {
+    /// Endpoints are normalised as flannel reads them: a comma-separated entry is split,
+    /// an endpoint without a scheme gets `http://` (`https://` when a CA or client
+    /// certificate is given, which also turns `http://` into `https://`).
+    pub fn new(mut opts: EtcdOptions) -> EtcdCollector {
+        let tls = opts.ca_file.is_some() || opts.cert_file.is_some();
+        opts.endpoints = opts
+            .endpoints
+            .iter()
+            .flat_map(|e| e.split(','))
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(|e| match (e.split_once("://"), tls) {
+                (None, false) => format!("http://{e}"),
+                (None, true) => format!("https://{e}"),
+                (Some(("http", rest)), true) => format!("https://{rest}"),
+                (Some(_), _) => e.to_string(),
+            })
+            .collect();
         EtcdCollector { opts, shared: Arc::new(Shared::default()) }
     }
 
