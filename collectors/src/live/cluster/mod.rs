@@ -14,6 +14,34 @@
 //! Either can also write what it read as capture files (`capture(dir)`): the
 //! raw objects and key/values as the API returned them, minus managedFields,
 //! in the formats of `kubectl get -o json` and `etcdctl get -w json`.
+//! [`crate::write::cluster::write_cluster`] writes the same files from facts.
+//!
+//! ```no_run
+//! use netdoctor_collectors::live::cluster::{EtcdCollector, EtcdOptions, K8sCollector, K8sOptions, OnChange};
+//! use netdoctor_engine::collector::{record, Collector};
+//! use netdoctor_engine::store::FactStore;
+//! use std::sync::{Arc, Mutex};
+//! # async fn demo() -> Result<(), netdoctor_engine::Error> {
+//! // One-shot (`eval`): collect once, record in the store.
+//! let k8s = K8sCollector::new(K8sOptions { node: Some("node1".into()), ..Default::default() });
+//! let mut store = FactStore::new();
+//! let t = std::time::Instant::now();
+//! let outcome = k8s.collect().await; // NoData without a kubeconfig, Err if unreachable
+//! record(&mut store, &k8s.name(), outcome, 0, t.elapsed().as_secs_f64(), None);
+//!
+//! // Watching (`serve`): background tasks keep the facts current; on a change, collect()
+//! // returns them (or the error while down) and record() puts them in the store.
+//! let etcd = Arc::new(EtcdCollector::new(EtcdOptions { endpoints: vec!["https://10.0.0.1:2379".into()], ..Default::default() }));
+//! let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+//! let on_change: OnChange = Arc::new(move |_kinds| { let _ = tx.send(()); });
+//! let _handle = etcd.start_watching(on_change); // dropping the handle stops the tasks
+//! let store = Arc::new(Mutex::new(store));
+//! while rx.recv().await.is_some() {
+//!     let outcome = etcd.collect().await;
+//!     record(&mut store.lock().unwrap(), "etcd", outcome, 0, 0.0, None);
+//! }
+//! # Ok(()) }
+//! ```
 
 pub mod etcd;
 pub mod k8s;
