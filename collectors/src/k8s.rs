@@ -356,10 +356,20 @@ fn pod(at: At) -> Result<Pod, ParseError> {
         labels: meta.string_map("labels")?,
         owner,
         mirror,
-        conditions: conds,
-        containers,
-        ports,
+        // A 150k-pod cluster keeps these for every pod: no spare capacity from growth.
+        conditions: tight(conds),
+        containers: tight(containers),
+        ports: tight(ports),
     })
+    .map(|mut p: Pod| {
+        p.ips.shrink_to_fit();
+        p
+    })
+}
+
+fn tight<T>(mut v: Vec<T>) -> Vec<T> {
+    v.shrink_to_fit();
+    v
 }
 
 fn service(at: At) -> Result<Service, ParseError> {

@@ -195,6 +195,25 @@ impl FactSet {
         self.touched.insert(kind);
     }
 
+    /// Replaces the broken entries of a cluster kind with `broken`, withdrawing the errors the
+    /// old entries reported and reporting the new ones: a live collector's current view, where
+    /// an object that was fixed or deleted is no longer broken.
+    pub fn set_broken(&mut self, kind: FactKind, broken: Vec<Broken>) {
+        let st = self.kinds.entry(kind).or_default();
+        let old = std::mem::replace(&mut st.broken, broken);
+        let withdrawn: Vec<SourceError> = old.iter().map(|b| SourceError::new(&b.source, b.error.clone())).collect();
+        self.errors.retain(|e| !withdrawn.contains(e));
+        let reported: Vec<SourceError> = st.broken.iter().map(|b| SourceError::new(&b.source, b.error.clone())).collect();
+        self.errors.extend(reported);
+        self.touched.insert(kind);
+    }
+
+    /// Keeps only the errors for which `keep` holds (a live collector withdrawing an error
+    /// that no longer applies).
+    pub fn retain_errors(&mut self, keep: impl FnMut(&SourceError) -> bool) {
+        self.errors.retain(keep);
+    }
+
     /// Applies (creates or replaces) one object; returns the resourceVersion of the object it
     /// replaced, if any.
     pub fn apply(&mut self, obj: Object) -> Option<u64> {
@@ -294,6 +313,46 @@ impl FactSet {
             _ => Vec::new(),
         };
         keys
+    }
+
+    /// Copies of the objects of a cluster kind, in key order (for writing them out).
+    pub fn objects(&self, kind: FactKind) -> Vec<Object> {
+        fn all<T: Clone>(m: &BTreeMap<ObjKey, Arc<T>>, f: impl Fn(T) -> Object) -> Vec<Object> {
+            m.values().map(|v| f(v.as_ref().clone())).collect()
+        }
+        match kind {
+            FactKind::Nodes => all(&self.nodes, Object::Node),
+            FactKind::Pods => all(&self.pods, Object::Pod),
+            FactKind::Services => all(&self.services, Object::Service),
+            FactKind::Endpoints => all(&self.endpoints, Object::Endpoints),
+            FactKind::Deployments => all(&self.deployments, Object::Deployment),
+            FactKind::ComponentStatuses => all(&self.component_statuses, Object::ComponentStatus),
+            FactKind::IpPools => all(&self.ip_pools, Object::IpPool),
+            FactKind::BlockAffinities => all(&self.block_affinities, Object::BlockAffinity),
+            FactKind::FlannelEtcd => all(&self.leases, Object::Lease),
+            _ => Vec::new(),
+        }
+    }
+
+    /// flannel's network config from etcd, when read.
+    pub fn flannel_etcd_config(&self) -> Option<&FlannelConfig> {
+        self.flannel_etcd_config.as_ref()
+    }
+    /// The Corefile fact (ConfigMap kube-system/coredns).
+    pub fn corefile(&self) -> &Fact<Corefile> {
+        &self.corefile
+    }
+    /// kube-proxy's config fact (ConfigMap kube-system/kube-proxy).
+    pub fn kube_proxy(&self) -> &Fact<KubeProxyConfig> {
+        &self.kube_proxy
+    }
+    /// kubeadm's ClusterConfiguration networking fact.
+    pub fn kubeadm(&self) -> &Fact<KubeadmConfig> {
+        &self.kubeadm
+    }
+    /// flannel's net-conf.json fact (ConfigMap kube-flannel-cfg).
+    pub fn flannel_net_conf(&self) -> &Fact<FlannelConfig> {
+        &self.flannel_net_conf
     }
 
     /// Sets flannel's network config from etcd (`<prefix>/config`).

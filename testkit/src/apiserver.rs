@@ -7,7 +7,7 @@
 //!
 //! What it serves, on `http://127.0.0.1:PORT` (optionally requiring a bearer
 //! token): `GET` of core/v1 nodes, pods, services, endpoints, configmaps,
-//! componentstatuses, discovery.k8s.io/v1 endpointslices and, when
+//! componentstatuses, discovery.k8s.io/v1 endpointslices, apps/v1 deployments and, when
 //! [`ApiServerOptions::calico_crds`] is set, the cluster-scoped
 //! crd.projectcalico.org/v1 ippools and blockaffinities; discovery at `/api`,
 //! `/api/v1`, `/apis`, `/apis/{group}[/{version}]` and `/version`. Secrets
@@ -159,6 +159,8 @@ struct Shared {
     expired_watch: ExpiredWatch,
     address: String,
     open_watches: AtomicUsize,
+    /// Resources (plurals) answered with 403 Forbidden, as RBAC would.
+    forbidden: Mutex<std::collections::BTreeSet<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -221,6 +223,7 @@ impl TestApiServer {
             expired_watch: options.expired_watch,
             address: format!("127.0.0.1:{port}"),
             open_watches: AtomicUsize::new(0),
+            forbidden: Mutex::new(Default::default()),
         });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(Error::io("building the test API server's runtime"))?;
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -405,6 +408,19 @@ impl TestApiServer {
         }
         *is_down = down;
         Ok(())
+    }
+
+    /// `true`: answer every request for resource `plural` (`pods`,
+    /// `componentstatuses`, ...) with 403 Forbidden, as kube-apiserver does
+    /// when RBAC does not allow it; `false`: serve it again. Open watches
+    /// carry on.
+    pub fn forbid(&self, plural: &str, forbidden: bool) {
+        let mut set = lock(&self.shared.forbidden);
+        if forbidden {
+            set.insert(plural.to_string());
+        } else {
+            set.remove(plural);
+        }
     }
 
     /// Whether the server is down (see [`set_down`](Self::set_down)).

@@ -70,6 +70,17 @@ pub(super) static RESOURCES: &[Resource] = &[
         custom: false,
         fields: &[],
     },
+    Resource {
+        kind: "Deployment",
+        group: "apps",
+        version: "v1",
+        plural: "deployments",
+        singular: "deployment",
+        namespaced: true,
+        short_names: &["deploy"],
+        custom: false,
+        fields: &[],
+    },
     calico("IPPool", "ippools", "ippool"),
     calico("BlockAffinity", "blockaffinities", "blockaffinity"),
 ];

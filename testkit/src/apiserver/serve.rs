@@ -204,6 +204,17 @@ fn resource_request(
         _ => return not_found(),
     };
     let resource = store.resource(index);
+    if lock(&shared.forbidden).contains(resource.plural) {
+        let scope = match namespace {
+            Some(ns) => format!("in the namespace \"{ns}\""),
+            None => "at the cluster scope".to_string(),
+        };
+        let message = format!(
+            "{plural} is forbidden: User \"system:serviceaccount:netdoctor:netdoctor\" cannot list resource \"{plural}\" in API group \"{group}\" {scope}",
+            plural = resource.plural
+        );
+        return status_response(403, "Forbidden", &message);
+    }
     if let Some(name) = name {
         return match store.get(index, namespace, name) {
             Some(object) => json_response(StatusCode::OK, &object),
