@@ -111,7 +111,9 @@ fn read_genl() -> Result<Option<Vec<VirtualServer>>, String> {
         Reply::Error(e) => return Err(format!("resolving generic netlink family IPVS: {}", std::io::Error::from_raw_os_error(e))),
         Reply::Messages(ms) => ms
             .iter()
-            .find_map(|m| Attrs::new(m.get(4..)?).find(|(t, _)| *t == CTRL_ATTR_FAMILY_ID).and_then(|(_, v)| Some(u16::from_ne_bytes(v.get(..2)?.try_into().ok()?))))
+            .find_map(|m| {
+                Attrs::new(m.get(4..)?).find(|(t, _)| *t == CTRL_ATTR_FAMILY_ID).and_then(|(_, v)| Some(u16::from_ne_bytes(v.get(..2)?.try_into().ok()?)))
+            })
             .ok_or("the kernel's answer for family IPVS has no family id")?,
     };
     seq += 1;
@@ -400,7 +402,9 @@ mod tests {
 
     #[test]
     fn decodes_services_and_destinations_from_kernel_layout_bytes() {
-        println!("NOTE: the live IPVS path (generic netlink family IPVS) was NOT exercised: this kernel has no IPVS module; decoding is tested on uapi-layout bytes");
+        println!(
+            "NOTE: the live IPVS path (generic netlink family IPVS) was NOT exercised: this kernel has no IPVS module; decoding is tested on uapi-layout bytes"
+        );
         let s = service(AF_INET, 6, v4([10, 96, 0, 1]), 443, 0, "rr");
         // wrapped as the kernel sends it: genl header + IPVS_CMD_ATTR_SERVICE nest
         let msg = genl_message(0x1c, 2, 1, IPVS_CMD_GET_SERVICE, 1, &nested(IPVS_CMD_ATTR_SERVICE, &s));
@@ -412,7 +416,10 @@ mod tests {
         // The dest selector keeps only the identifying attributes.
         let sel = service_selector(inner);
         let (_, sel_inner) = Attrs::new(&sel).next().unwrap();
-        assert_eq!(Attrs::new(sel_inner).map(|(t, _)| t).collect::<Vec<_>>(), vec![IPVS_SVC_ATTR_AF, IPVS_SVC_ATTR_PROTOCOL, IPVS_SVC_ATTR_ADDR, IPVS_SVC_ATTR_PORT]);
+        assert_eq!(
+            Attrs::new(sel_inner).map(|(t, _)| t).collect::<Vec<_>>(),
+            vec![IPVS_SVC_ATTR_AF, IPVS_SVC_ATTR_PROTOCOL, IPVS_SVC_ATTR_ADDR, IPVS_SVC_ATTR_PORT]
+        );
         vs.real_servers.push(decode_dest(&dest(v4([192, 168, 56, 3]), 6443, 0, 1, None), AF_INET).unwrap());
         vs.real_servers.push(decode_dest(&dest(v4([10, 244, 1, 5]), 8443, 3, 0, Some(AF_INET)), AF_INET).unwrap());
         // Same as `ipvsadm -Sn` of that table, read by the capture parser.

@@ -66,20 +66,35 @@ pub async fn collect(netns: Option<&Path>, root: &Path) -> Result<NetlinkFacts, 
 }
 
 async fn read_all(handle: &mut rtnetlink::Handle, names: &RtNames) -> Result<NetlinkFacts, String> {
-    let links: Vec<LinkMessage> = dump(handle, "links", || RouteNetlinkMessage::GetLink(LinkMessage::default()), |m| match m {
-        RouteNetlinkMessage::NewLink(l) => Some(l),
-        _ => None,
-    })
+    let links: Vec<LinkMessage> = dump(
+        handle,
+        "links",
+        || RouteNetlinkMessage::GetLink(LinkMessage::default()),
+        |m| match m {
+            RouteNetlinkMessage::NewLink(l) => Some(l),
+            _ => None,
+        },
+    )
     .await?;
-    let addrs: Vec<AddressMessage> = dump(handle, "addresses", || RouteNetlinkMessage::GetAddress(AddressMessage::default()), |m| match m {
-        RouteNetlinkMessage::NewAddress(a) => Some(a),
-        _ => None,
-    })
+    let addrs: Vec<AddressMessage> = dump(
+        handle,
+        "addresses",
+        || RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+        |m| match m {
+            RouteNetlinkMessage::NewAddress(a) => Some(a),
+            _ => None,
+        },
+    )
     .await?;
-    let routes: Vec<RouteMessage> = dump(handle, "routes", || RouteNetlinkMessage::GetRoute(RouteMessage::default()), |m| match m {
-        RouteNetlinkMessage::NewRoute(r) => Some(r),
-        _ => None,
-    })
+    let routes: Vec<RouteMessage> = dump(
+        handle,
+        "routes",
+        || RouteNetlinkMessage::GetRoute(RouteMessage::default()),
+        |m| match m {
+            RouteNetlinkMessage::NewRoute(r) => Some(r),
+            _ => None,
+        },
+    )
     .await?;
     let rules: Vec<RuleMessage> = dump(
         handle,
@@ -95,10 +110,15 @@ async fn read_all(handle: &mut rtnetlink::Handle, names: &RtNames) -> Result<Net
         },
     )
     .await?;
-    let neigh: Vec<NeighbourMessage> = dump(handle, "neighbours", || RouteNetlinkMessage::GetNeighbour(NeighbourMessage::default()), |m| match m {
-        RouteNetlinkMessage::NewNeighbour(n) => Some(n),
-        _ => None,
-    })
+    let neigh: Vec<NeighbourMessage> = dump(
+        handle,
+        "neighbours",
+        || RouteNetlinkMessage::GetNeighbour(NeighbourMessage::default()),
+        |m| match m {
+            RouteNetlinkMessage::NewNeighbour(n) => Some(n),
+            _ => None,
+        },
+    )
     .await?;
     let fdb: Vec<NeighbourMessage> = dump(
         handle,
@@ -304,17 +324,7 @@ fn link_of(l: &LinkMessage, index: &HashMap<u32, (String, u32)>) -> Option<Link>
         }
         _ => None,
     };
-    Some(Link {
-        ifindex: l.header.index,
-        name,
-        kind,
-        mtu,
-        mac,
-        master,
-        operstate,
-        flags: link_flags(l.header.flags.bits(), mdown),
-        vxlan,
-    })
+    Some(Link { ifindex: l.header.index, name, kind, mtu, mac, master, operstate, flags: link_flags(l.header.flags.bits(), mdown), vxlan })
 }
 
 fn addr_of(a: &AddressMessage, dev: &str) -> Option<Addr> {
@@ -593,16 +603,8 @@ fn rule_of(r: &RuleMessage, names: &RtNames) -> Option<IpRule> {
 
 const NUD_NOARP: u16 = 0x40;
 /// `print_neigh_state`.
-const NUD_NAMES: &[(u16, &str)] = &[
-    (0x01, "INCOMPLETE"),
-    (0x02, "REACHABLE"),
-    (0x04, "STALE"),
-    (0x08, "DELAY"),
-    (0x10, "PROBE"),
-    (0x20, "FAILED"),
-    (0x40, "NOARP"),
-    (0x80, "PERMANENT"),
-];
+const NUD_NAMES: &[(u16, &str)] =
+    &[(0x01, "INCOMPLETE"), (0x02, "REACHABLE"), (0x04, "STALE"), (0x08, "DELAY"), (0x10, "PROBE"), (0x20, "FAILED"), (0x40, "NOARP"), (0x80, "PERMANENT")];
 const NTF_PROXY: u8 = 0x08;
 const NTF_EXT_LEARNED: u8 = 0x10;
 
