@@ -326,3 +326,49 @@ fn every_host_collector_of_a_namespace() {
         }
     }
 }
+
+#[test]
+fn a_live_host_written_as_a_capture_reads_back_the_same() {
+    let (node, _peer) = require!(flannel_node());
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    std::fs::write(root.path().join("etc/resolv.conf"), "nameserver 10.96.0.10\nsearch cluster.local\noptions ndots:5\n").unwrap();
+    let target = HostTarget { node: "node1".into(), netns: Some(node.path()), root: root.path().to_path_buf() };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut set = netdoctor_engine::store::FactSet::new();
+    for c in host::host_collectors(&target) {
+        if let Collection::Facts(s) = rt.block_on(c.collect()).unwrap() {
+            set.merge(*s);
+        }
+    }
+    let live = set.host("node1").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    netdoctor_collectors::write::host::write_host(out.path(), "node1", live).unwrap();
+    let back = netdoctor_collectors::capture::read(out.path(), &Default::default()).unwrap();
+    assert!(back.errors().is_empty(), "{:?}", back.errors());
+    let b = back.host("node1").unwrap();
+    macro_rules! same {
+        ($($f:ident),*) => {$(
+            assert_eq!(live.$f.get(), b.$f.get(), "{}", stringify!($f));
+            assert_eq!(live.$f.is_present(), b.$f.is_present(), "{}", stringify!($f));
+        )*};
+    }
+    same!(
+        links,
+        addrs,
+        routes,
+        routes6,
+        rules,
+        neighbours,
+        fdb,
+        ipvs,
+        iptables,
+        resolv_conf,
+        kubelet_resolv_conf,
+        kubelet_config,
+        kubelet_args,
+        sysctl,
+        subnet_env
+    );
+    assert!(live.links.is_present() && live.sysctl.is_present() && live.resolv_conf.is_present());
+}
