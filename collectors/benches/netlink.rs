@@ -54,7 +54,12 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let path = ns.path();
     let facts = rt.block_on(netlink::collect(Some(&path), Path::new("/"))).unwrap();
-    assert!(facts.routes.len() >= ROUTES as usize && facts.neighbours.len() == NEIGHBOURS as usize, "{} routes, {} neighbours", facts.routes.len(), facts.neighbours.len());
+    assert!(
+        facts.routes.len() >= ROUTES as usize && facts.neighbours.len() == NEIGHBOURS as usize,
+        "{} routes, {} neighbours",
+        facts.routes.len(),
+        facts.neighbours.len()
+    );
 
     let live: Vec<Duration> = (0..RUNS)
         .map(|_| {
@@ -89,7 +94,12 @@ fn main() {
         .collect();
     let (live, ip_route, ip_neigh, ip_both, parse) = (median(live), median(ip_route), median(ip_neigh), median(ip_both), median(parse));
     println!("live netlink collection (links, addrs, routes, rules, neighbours, fdb; typed facts): {} (median of {RUNS})", ms(live));
-    println!("ip -j -d route show table all: {}; ip -j neigh show: {}; together: {} (median of {RUNS}, JSON text only)", ms(ip_route), ms(ip_neigh), ms(ip_both));
+    println!(
+        "ip -j -d route show table all: {}; ip -j neigh show: {}; together: {} (median of {RUNS}, JSON text only)",
+        ms(ip_route),
+        ms(ip_neigh),
+        ms(ip_both)
+    );
     println!("ip's JSON parsed into the same facts by the capture parsers: {}", ms(parse));
     println!("ratio live / ip (route+neigh): {:.2}", live.as_secs_f64() / ip_both.as_secs_f64());
     println!("ratio live / (ip route+neigh + parsing): {:.2}", live.as_secs_f64() / (ip_both + parse).as_secs_f64());

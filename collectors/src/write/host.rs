@@ -249,7 +249,7 @@ fn rule_json(r: &IpRule) -> Value {
 fn rule_from_text(r: &IpRule) -> Option<Value> {
     let rest = r.text.strip_prefix(&format!("{}:", r.priority))?;
     let words: Vec<&str> = rest.split_whitespace().collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return None;
     }
     let mut o = Map::new();
