@@ -372,3 +372,12 @@ fn a_live_host_written_as_a_capture_reads_back_the_same() {
     );
     assert!(live.links.is_present() && live.sysctl.is_present() && live.resolv_conf.is_present());
 }
+
+#[test]
+fn netlink_collects_on_a_current_thread_runtime_too() {
+    let ns = require!(Netns::new("lhcur"));
+    ns.bridge("br0").unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let f = rt.block_on(netlink::collect(Some(&ns.path()), Path::new("/"))).unwrap();
+    assert_eq!(f.links.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["lo", "br0"]);
+}
