@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod live;
 mod source;
 
 /// Diagnoses Kubernetes pod and service networking.
@@ -36,12 +37,41 @@ struct Cli {
 enum Command {
     /// Evaluate the rules once and print the findings.
     ///
-    /// With --capture DIR, reads a capture directory (made by `netdoctor capture`
-    /// or by hand with kubectl, ip, etcdctl, ipvsadm and cat). Exit code: 0 no
-    /// finding at or above --min-severity, 1 at least one, 2 the run failed (with
-    /// --strict also when a file or a rule has an error). Each error is also
+    /// Without --capture, diagnoses the host it runs on and the cluster it can reach: the API
+    /// server through the kubeconfig, flannel's etcd with --etcd-endpoints, and this host's
+    /// netlink, IPVS, iptables, sysctls and files (or the network namespaces of --host). It
+    /// prints each source it read, how long it took, and why any was skipped.
+    /// With --capture DIR, reads a capture directory instead (made by `netdoctor capture`,
+    /// scripts/capture.sh, or by hand with kubectl, ip, etcdctl, ipvsadm and cat).
+    ///
+    /// Examples:
+    ///   netdoctor eval                                     # this host + the cluster of ~/.kube/config
+    ///   netdoctor eval --no-cluster                        # this host only
+    ///   netdoctor eval --host kind-worker=/proc/4242/ns/net --host kind-worker2=/proc/4343/ns/net
+    ///   netdoctor eval --etcd-endpoints https://10.0.0.1:2379 --etcd-cafile ca.pem --etcd-certfile c.pem --etcd-keyfile k.pem
+    ///   netdoctor eval --capture examples/captures/seed-001 --format json
+    ///
+    /// Exit code: 0 no finding at or above --min-severity, 1 at least one, 2 the run failed
+    /// (with --strict also when a file, a source or a rule has an error). Each error is also
     /// printed to stderr.
     Eval(EvalArgs),
+    /// Collect live facts once and write them as a capture directory that `eval --capture`
+    /// reads back to the same findings.
+    ///
+    /// Each file is in the format the standard tool prints (ip -j -d route show table all,
+    /// ipvsadm -Sn, iptables-save, kubectl get -o json Lists, etcdctl get -w json), so a person
+    /// can read and diff it; the layout is shared/spec/capture-format.md. Secrets are never
+    /// read; of the ConfigMaps only coredns, kube-proxy, kubeadm-config and kube-flannel-cfg.
+    /// It refuses a non-empty --out unless --force. Without the binary on a host, use
+    /// scripts/capture.sh (it can also redact names and public addresses).
+    ///
+    /// Examples:
+    ///   netdoctor capture --out /tmp/cap && netdoctor eval --capture /tmp/cap
+    ///   netdoctor capture --out /tmp/cap --host node1=/var/run/netns/node1 --host node2=/var/run/netns/node2
+    ///
+    /// Exit code: 0 written, 2 it could not be written; sources that failed are listed on
+    /// stderr and in meta.json's notes, and the rest is written.
+    Capture(CaptureArgs),
     /// List, check and test rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -90,8 +120,13 @@ struct ServeArgs {
     #[arg(long, value_name = "URL")]
     external_url: Option<String>,
     /// Serve one capture directory (re-read when its files change) instead of collecting live.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kubeconfig", "etcd_endpoints", "hosts", "host_roots", "node", "no_cluster", "no_host"])]
     capture: Option<PathBuf>,
+    /// Without --capture: how often the host collectors and the cluster are read again.
+    #[arg(long, value_name = "DUR", default_value = "15s", value_parser = parse_duration)]
+    collect_interval: Duration,
+    #[command(flatten)]
+    live: live::LiveArgs,
 }
 
 /// Parses `30s`, `1m`, `1m30s`, `500ms`, `2h`: one or more number-unit pairs.
@@ -161,10 +196,25 @@ impl From<MinSeverity> for Severity {
 }
 
 #[derive(Args)]
-struct EvalArgs {
-    /// Capture directory to evaluate offline (see shared/spec/capture-format.md).
+struct CaptureArgs {
+    /// The directory to write (created if missing).
     #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Write into a non-empty directory, replacing a previous capture's files there.
+    #[arg(long)]
+    force: bool,
+    #[command(flatten)]
+    live: live::LiveArgs,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Capture directory to evaluate offline (see shared/spec/capture-format.md), instead of
+    /// collecting live.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["kubeconfig", "etcd_endpoints", "hosts", "host_roots", "node", "no_cluster", "no_host"])]
     capture: Option<PathBuf>,
+    #[command(flatten)]
+    live: live::LiveArgs,
     #[command(flatten)]
     source: RuleSource,
     /// Output format.
@@ -252,6 +302,7 @@ fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(a) => eval(a),
+        Command::Capture(a) => capture(a),
         Command::Rules(RulesCommand::List { source, format }) => rules_list(source, format),
         Command::Rules(RulesCommand::Check { paths, config }) => rules_check(paths, config),
         Command::Rules(RulesCommand::Test { files, source, junit, coverage }) => rules_test(files, source, junit, coverage),
@@ -302,11 +353,6 @@ fn print_errors(errors: &[SourceError]) {
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    let Some(dir) = a.capture else {
-        anyhow::bail!(
-            "live collection (netlink, IPVS, the API server, etcd) is not available in this build yet; evaluate a capture directory with --capture DIR"
-        );
-    };
     let config = a.source.config.as_deref().map(read_config).transpose()?;
     let rt = runtime(config.as_ref(), a.source.config.as_deref())?;
     let set = load_rules(&rt, &a.source);
@@ -315,8 +361,14 @@ fn eval(a: EvalArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no rule loaded");
     }
     let eff = effective(a.source.config.as_deref(), config.as_ref(), &set)?;
-    let facts = netdoctor_collectors::capture::read(&dir, &Default::default()).context("reading capture")?;
-    let graph = netdoctor_engine::pipeline::snapshot(facts, &eff);
+    let graph = match &a.capture {
+        Some(dir) => netdoctor_engine::pipeline::snapshot(netdoctor_collectors::capture::read(dir, &Default::default()).context("reading capture")?, &eff),
+        None => {
+            let c = live::collect_once(a.live.plan()?, None)?;
+            live::print_sources(&c.lines);
+            Arc::new(Graph::build(c.facts, c.statuses, &netdoctor_engine::pipeline::graph_options(&eff)))
+        }
+    };
     if let Some(id) = &a.explain {
         print_errors(&set.errors);
         return explain(&rt, &set, &graph, &eff, id, a.subject.as_deref());
@@ -506,10 +558,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     use netdoctor_exporters::serve::{Facts, Options, Server, Sources};
     let source: Box<dyn source::FactSource> = match &a.capture {
         Some(dir) => Box::new(source::Capture::new(dir.clone(), a.debounce)),
-        None => anyhow::bail!(
-            "serve needs --capture DIR in this build: live collection (netlink, IPVS, the API server, etcd) comes with the live collectors; \
-             serve a capture directory, e.g. netdoctor serve --capture examples/captures/seed-001"
-        ),
+        None => Box::new(source::Live::new(a.live.plan()?, a.collect_interval)),
     };
     let builtin = if a.source.no_builtin_rules { Vec::new() } else { netdoctor_rules::BUILTIN.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect() };
     let sources = Sources { builtin, dirs: a.source.rules.clone(), config: a.source.config.clone() };
@@ -535,4 +584,14 @@ fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     // A rule still running at its budget is not waited for.
     rt.shutdown_timeout(Duration::from_secs(1));
     result.map(|()| ExitCode::SUCCESS)
+}
+
+fn capture(a: CaptureArgs) -> anyhow::Result<ExitCode> {
+    let plan = a.live.plan()?;
+    live::prepare_capture_dir(&a.out, a.force)?;
+    let c = live::collect_once(plan, Some(&a.out))?;
+    live::print_sources(&c.lines);
+    live::finish_capture(&c, &a.out)?;
+    eprintln!("netdoctor: wrote {} ({}); evaluate it with: netdoctor eval --capture {}", a.out.display(), live::summary(&c.statuses), a.out.display());
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,14 @@
 //! Where `serve` gets its facts: a [`FactSource`] fills the shared store and
 //! pokes its change signal. [`Capture`] serves one capture directory,
-//! re-read when its files change; the live collectors (k8s watchers,
-//! netlink, IPVS, etcd) plug in here as further sources.
+//! re-read when its files change; [`Live`] runs the live collectors (k8s and
+//! etcd watchers, the host collectors on an interval).
 
 use netdoctor_engine::collector::{record, Collection};
 use netdoctor_exporters::serve::Facts;
 use notify::{RecursiveMode, Watcher};
 use std::path::PathBuf;
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A source of facts for `serve`.
@@ -72,5 +73,132 @@ impl FactSource for Capture {
             }
         })?;
         Ok(Box::new(watcher))
+    }
+}
+
+/// Live collectors. The cluster's (k8s, etcd) watch their sources and are recorded again
+/// after each change they report; every collector is also read again every `interval` (the
+/// host collectors only then). One round completes before the first evaluation. A failed
+/// collection keeps the collector's last good facts, marked with its error and the time of
+/// its last success (`record`).
+pub struct Live {
+    plan: crate::live::Plan,
+    interval: Duration,
+}
+
+impl Live {
+    pub fn new(plan: crate::live::Plan, interval: Duration) -> Live {
+        Live { plan, interval }
+    }
+}
+
+/// Ends the collectors' tasks and watches when dropped.
+struct Running {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    _watches: Vec<netdoctor_collectors::live::cluster::WatchHandle>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+type Timed = (String, Result<Collection, netdoctor_engine::Error>, Duration);
+
+/// One collection of `c` within the live timeout: its name, outcome and duration.
+async fn collect_timed(c: &dyn netdoctor_engine::collector::Collector) -> Timed {
+    let started = Instant::now();
+    let name = c.name();
+    let outcome = match tokio::time::timeout(crate::live::COLLECT_TIMEOUT, c.collect()).await {
+        Ok(o) => o,
+        Err(_) => {
+            Err(netdoctor_engine::Error::Collect { collector: name.clone(), message: format!("no answer within {}s", crate::live::COLLECT_TIMEOUT.as_secs()) })
+        }
+    };
+    (name, outcome, started.elapsed())
+}
+
+/// Records one collection into the store, its facts marked with the live locator; returns the
+/// line for people.
+fn record_live((name, outcome, took): Timed, locator: &Arc<netdoctor_collectors::live::LiveLocator>, facts: &Facts) -> String {
+    let outcome = outcome.map(|o| match o {
+        Collection::Facts(mut set) => {
+            set.locator = Some(locator.clone());
+            Collection::Facts(set)
+        }
+        other => other,
+    });
+    let line = crate::live::describe(&name, &outcome, took);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    facts.update(|store| record(store, &name, outcome, now, took.as_secs_f64(), None));
+    line
+}
+
+impl FactSource for Live {
+    fn start(self: Box<Self>, facts: Facts) -> anyhow::Result<Box<dyn Send>> {
+        let Live { plan, interval } = *self;
+        let crate::live::Plan { k8s, etcd, hosts, mut locator } = plan;
+        let handle = tokio::runtime::Handle::current();
+        // The cluster collectors watch; a change pokes the task that records them again.
+        let (changed_tx, mut changed_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let on_change: netdoctor_collectors::live::cluster::OnChange = Arc::new(move |_| {
+            let _ = changed_tx.send(());
+        });
+        let mut watches = Vec::new();
+        let mut cluster: Vec<Arc<dyn netdoctor_engine::collector::Collector>> = Vec::new();
+        if let Some(k) = k8s {
+            let k = Arc::new(k);
+            watches.push(tokio::task::block_in_place(|| handle.block_on(k.start_watching(on_change.clone())))?);
+            cluster.push(k);
+        }
+        if let Some(e) = etcd {
+            let e = Arc::new(e);
+            watches.push(e.start_watching(on_change.clone()));
+            cluster.push(e);
+        }
+        let hosts: Vec<Arc<dyn netdoctor_engine::collector::Collector>> = hosts.into_iter().map(Arc::from).collect();
+        // The first round, before the first evaluation, also decides which cluster sources had
+        // no data and why: the locator says so in skip reasons.
+        let all: Vec<_> = cluster.iter().chain(hosts.iter()).cloned().collect();
+        let first = tokio::task::block_in_place(|| handle.block_on(futures::future::join_all(all.iter().map(|c| collect_timed(c.as_ref())))));
+        for (name, outcome, _) in &first {
+            if let (false, Ok(Collection::NoData(why))) = (name.contains('/'), outcome) {
+                locator.no_data.insert(name.clone(), why.clone());
+            }
+        }
+        let locator = Arc::new(locator);
+        for one in first {
+            eprintln!("netdoctor serve: {}", record_live(one, &locator, &facts));
+        }
+        let mut tasks = Vec::new();
+        {
+            let (facts, locator, cluster) = (facts.clone(), locator.clone(), cluster.clone());
+            tasks.push(tokio::spawn(async move {
+                while changed_rx.recv().await.is_some() {
+                    // Let a burst of watch events settle into one update.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    while changed_rx.try_recv().is_ok() {}
+                    for c in &cluster {
+                        record_live(collect_timed(c.as_ref()).await, &locator, &facts);
+                    }
+                }
+            }));
+        }
+        for c in all {
+            let (facts, locator) = (facts.clone(), locator.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(interval).await;
+                    let line = record_live(collect_timed(c.as_ref()).await, &locator, &facts);
+                    if line.contains(": failed") {
+                        eprintln!("netdoctor serve: {line}; keeping its last good facts");
+                    }
+                }
+            }));
+        }
+        Ok(Box::new(Running { tasks, _watches: watches }))
     }
 }

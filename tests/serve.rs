@@ -405,11 +405,49 @@ fn sighup_reloads_and_sigterm_stops_serve_within_seconds() {
 }
 
 #[test]
-fn serve_without_a_source_says_what_to_do() {
+fn serve_collects_a_live_host_and_follows_its_changes() {
     let _serial = serial();
-    let out = Command::new(env!("CARGO_BIN_EXE_netdoctor")).arg("serve").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--capture DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let ns = netdoctor_testkit::netns::Netns::new("servelive").unwrap();
+    ns.sysctl("net.ipv4.ip_forward", "0").unwrap();
+    let host = format!("n1={}", ns.path().display());
+    let serve = Serve::start(dir.path(), &["--no-cluster", "--host", &host, "--collect-interval", "500ms", "--debounce", "100ms"]);
+    let fires = |serve: &Serve| serve.findings().iter().any(|f| f["rule"] == "ip-forward-disabled" && f["subject"]["name"] == "n1");
+    assert!(fires(&serve), "the live host's ip_forward=0 is found: {:#?}", serve.findings());
+    assert_eq!(serve.sample("netdoctor_collector_up{collector=\"netlink/n1\"}"), Some(1.0), "{}", serve.get("/metrics"));
+    assert_eq!(serve.sample("netdoctor_collector_up{collector=\"sysctl/n1\"}"), Some(1.0));
+    ns.sysctl("net.ipv4.ip_forward", "1").unwrap();
+    wait_for(30, "the fixed host to clear the finding", || (!fires(&serve)).then_some(()));
+    assert!(serve.log().contains("k8s: skipped: not read (--no-cluster)") || serve.log().contains("sysctl/n1: collected"), "{}", serve.log());
+}
+
+#[test]
+fn serve_follows_the_cluster_through_its_watches() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let api = netdoctor_testkit::apiserver::TestApiServer::start(Default::default()).unwrap();
+    api.load_dir(capture("healthy-flannel").join("cluster")).unwrap();
+    let kubeconfig = api.write_kubeconfig().unwrap();
+    // A long collect interval: what changes below reaches serve through the watch alone.
+    let serve =
+        Serve::start(dir.path(), &["--no-host", "--kubeconfig", kubeconfig.path().to_str().unwrap(), "--collect-interval", "1h", "--debounce", "100ms"]);
+    let fires = |serve: &Serve| serve.findings().iter().any(|f| f["rule"] == "coredns-not-ready");
+    assert!(!fires(&serve), "healthy at first: {:#?}", serve.findings());
+    assert_eq!(serve.sample("netdoctor_collector_up{collector=\"k8s\"}"), Some(1.0), "{}", serve.get("/metrics"));
+    let name = api.objects("Pod").into_iter().map(|p| p["metadata"]["name"].as_str().unwrap().to_string()).find(|n| n.starts_with("coredns-")).unwrap();
+    let mut pod = api.get("Pod", Some("kube-system"), &name).unwrap();
+    for c in pod["status"]["conditions"].as_array_mut().unwrap() {
+        if c["type"] == "Ready" || c["type"] == "ContainersReady" {
+            c["status"] = "False".into();
+        }
+    }
+    for c in pod["status"]["containerStatuses"].as_array_mut().unwrap() {
+        c["ready"] = false.into();
+        c["restartCount"] = 12.into();
+        c["state"] = serde_json::json!({ "waiting": { "reason": "CrashLoopBackOff" } });
+    }
+    api.apply(pod).unwrap();
+    wait_for(30, "the watched change to raise coredns-not-ready", || fires(&serve).then_some(()));
 }
 
 #[test]

@@ -269,7 +269,9 @@ impl Graph {
         recorded.extend(collectors);
         let mut g = Graph { extra_cni_interfaces: options.extra_cni_interfaces.clone(), collectors: recorded, ..Default::default() };
         g.meta = std::mem::take(&mut set.meta);
-        g.locator = set.locator.take();
+        // The locator stays in the set until the cluster kinds' reasons are worded (it may know why
+        // a kind was not collected).
+        g.locator = set.locator.clone();
         g.now = g.meta.captured_at.as_deref().and_then(crate::time::parse_rfc3339).or(set.newest);
         for k in FactKind::of(Scope::Cluster) {
             if let Some(why) = set.cluster_unavailable(k) {
