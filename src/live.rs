@@ -5,7 +5,7 @@
 //! failed with what error.
 
 use clap::Args;
-use netdoctor_collectors::live::cluster::{EtcdCollector, EtcdOptions, K8sCollector, K8sOptions};
+use netdoctor_collectors::live::cluster::{EtcdApi, EtcdCollector, EtcdOptions, K8sCollector, K8sOptions};
 use netdoctor_collectors::live::host::{host_collectors, HostTarget};
 use netdoctor_collectors::live::LiveLocator;
 use netdoctor_engine::collector::{record, Collection, Collector};
@@ -39,6 +39,10 @@ pub struct LiveArgs {
     /// flannel's etcd prefix (its -etcd-prefix); /flannel/network is also common.
     #[arg(long, value_name = "PREFIX", default_value = "/coreos.com/network")]
     pub etcd_prefix: String,
+    /// etcd API: v3 (flannel >= 0.18), v2 (older flannel, the HTTP keys API; etcd needs
+    /// --enable-v2), or auto (v3 unless only v2 holds flannel's keys).
+    #[arg(long, value_name = "API", default_value = "auto")]
+    pub etcd_api: EtcdApi,
     /// CA certificate for etcd's TLS (flannel's -etcd-cafile).
     #[arg(long, value_name = "FILE")]
     pub etcd_cafile: Option<PathBuf>,
@@ -120,6 +124,7 @@ impl LiveArgs {
             etcd = Some(EtcdCollector::new(EtcdOptions {
                 endpoints: self.etcd_endpoints.clone(),
                 prefix: self.etcd_prefix.clone(),
+                api: self.etcd_api,
                 ca_file: self.etcd_cafile.clone(),
                 cert_file: self.etcd_certfile.clone(),
                 key_file: self.etcd_keyfile.clone(),

@@ -48,12 +48,14 @@ enum Command {
     ///   netdoctor eval                                     # this host + the cluster of ~/.kube/config
     ///   netdoctor eval --no-cluster                        # this host only
     ///   netdoctor eval --host kind-worker=/proc/4242/ns/net --host kind-worker2=/proc/4343/ns/net
-    ///   netdoctor eval --etcd-endpoints https://10.0.0.1:2379 --etcd-cafile ca.pem --etcd-certfile c.pem --etcd-keyfile k.pem
+    ///   netdoctor eval --etcd-endpoints https://10.0.0.1:2379 \
+    ///       --etcd-cafile ca.pem --etcd-certfile client.pem --etcd-keyfile client-key.pem
     ///   netdoctor eval --capture examples/captures/seed-001 --format json
     ///
     /// Exit code: 0 no finding at or above --min-severity, 1 at least one, 2 the run failed
     /// (with --strict also when a file, a source or a rule has an error). Each error is also
     /// printed to stderr.
+    #[command(verbatim_doc_comment)]
     Eval(EvalArgs),
     /// Collect live facts once and write them as a capture directory that `eval --capture`
     /// reads back to the same findings.
@@ -70,7 +72,8 @@ enum Command {
     ///   netdoctor capture --out /tmp/cap --host node1=/var/run/netns/node1 --host node2=/var/run/netns/node2
     ///
     /// Exit code: 0 written, 2 it could not be written; sources that failed are listed on
-    /// stderr and in meta.json's notes, and the rest is written.
+    /// stderr and in meta.json's "collectors", and the rest is written.
+    #[command(verbatim_doc_comment)]
     Capture(CaptureArgs),
     /// List, check and test rules.
     #[command(subcommand)]
