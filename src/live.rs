@@ -128,7 +128,6 @@ impl LiveArgs {
                 ca_file: self.etcd_cafile.clone(),
                 cert_file: self.etcd_certfile.clone(),
                 key_file: self.etcd_keyfile.clone(),
-                ..Default::default()
             }));
         }
         let mut targets = Vec::new();
