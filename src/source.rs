@@ -165,7 +165,7 @@ impl FactSource for Live {
         let all: Vec<_> = cluster.iter().chain(hosts.iter()).cloned().collect();
         let first = tokio::task::block_in_place(|| handle.block_on(futures::future::join_all(all.iter().map(|c| collect_timed(c.as_ref())))));
         for (name, outcome, _) in &first {
-            if let (false, Ok(Collection::NoData(why))) = (name.contains('/'), outcome) {
+            if let Ok(Collection::NoData(why)) = outcome {
                 locator.no_data.insert(name.clone(), why.clone());
             }
         }
