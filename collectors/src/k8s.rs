@@ -168,11 +168,11 @@ fn conditions(at: At, key: &str) -> Result<Vec<Condition>, ParseError> {
             }
         };
         out.push(Condition {
-            kind: c.req_str("type")?.to_string(),
+            kind: Condition::kind_of(c.req_str("type")?),
             status,
-            reason: c.str("reason")?.map(str::to_string),
-            message: c.str("message")?.map(str::to_string),
-            since: time(c, "lastTransitionTime")?,
+            reason: c.str("reason")?.map(Box::from),
+            message: c.str("message")?.map(Box::from),
+            since: time(c, "lastTransitionTime")?.and_then(|t| netdoctor_engine::time::parse_rfc3339(&t)),
         });
         Ok(())
     })?;
@@ -250,7 +250,7 @@ fn node(at: At) -> Result<Node, ParseError> {
             Some(s) => conditions(s, "conditions")?,
             None => Vec::new(),
         },
-        labels: meta.string_map("labels")?,
+        labels: meta.string_map("labels")?.into(),
         taints,
         unschedulable,
         flannel,
@@ -353,7 +353,7 @@ fn pod(at: At) -> Result<Pod, ParseError> {
         reason,
         ips,
         host_network,
-        labels: meta.string_map("labels")?,
+        labels: meta.string_map("labels")?.into(),
         owner,
         mirror,
         // A 150k-pod cluster keeps these for every pod: no spare capacity from growth.
@@ -498,7 +498,7 @@ fn deployment(at: At) -> Result<Deployment, ParseError> {
         available_replicas: n(status, "availableReplicas")?,
         updated_replicas: n(status, "updatedReplicas")?,
         selector,
-        labels: meta.string_map("labels")?,
+        labels: meta.string_map("labels")?.into(),
     })
 }
 

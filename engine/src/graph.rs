@@ -116,7 +116,7 @@ impl PodHealth {
                 (None, Some(code)) => format!("ExitCode:{code}"),
                 (None, None) => state_text(c),
             }
-        } else if let Some(r) = scheduled.and_then(|c| c.reason.clone()) {
+        } else if let Some(r) = scheduled.and_then(|c| c.reason.as_deref().map(str::to_string)) {
             r
         } else {
             p.phase.map_or("Unknown", PodPhase::as_str).to_string()
@@ -325,7 +325,7 @@ impl Graph {
             }
             self.pods_by_ns.entry(p.namespace.clone()).or_default().push(i);
             for (k, v) in &p.labels {
-                self.pods_by_label.entry((k.clone(), v.clone())).or_default().push(i);
+                self.pods_by_label.entry((k.to_string(), v.to_string())).or_default().push(i);
             }
             if is_cni_agent(p) {
                 self.cni_agent_pods.push(i);

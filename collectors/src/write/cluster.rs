@@ -24,7 +24,6 @@ use netdoctor_engine::model::*;
 use netdoctor_engine::store::{FactSet, Object};
 use netdoctor_engine::Fact;
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The object kinds written, with their file, list kind and apiVersion.
@@ -87,8 +86,8 @@ fn meta(name: &str, namespace: Option<&str>, rv: u64) -> Map<String, Value> {
     m
 }
 
-fn labels(l: &BTreeMap<String, String>) -> Value {
-    json!(l)
+fn labels<'a, K: AsRef<str> + 'a, V: AsRef<str> + 'a>(l: impl IntoIterator<Item = (K, V)>) -> Value {
+    Value::Object(l.into_iter().map(|(k, v)| (k.as_ref().to_string(), Value::from(v.as_ref()))).collect())
 }
 
 fn conditions(cs: &[Condition]) -> Value {
@@ -98,14 +97,14 @@ fn conditions(cs: &[Condition]) -> Value {
                 let mut m = Map::new();
                 m.insert("type".into(), c.kind.clone().into());
                 m.insert("status".into(), c.status.as_str().into());
-                if let Some(t) = &c.since {
-                    m.insert("lastTransitionTime".into(), t.clone().into());
+                if let Some(t) = c.since {
+                    m.insert("lastTransitionTime".into(), netdoctor_engine::time::format_rfc3339(t).into());
                 }
                 if let Some(r) = &c.reason {
-                    m.insert("reason".into(), r.clone().into());
+                    m.insert("reason".into(), r.to_string().into());
                 }
                 if let Some(x) = &c.message {
-                    m.insert("message".into(), x.clone().into());
+                    m.insert("message".into(), x.to_string().into());
                 }
                 Value::Object(m)
             })

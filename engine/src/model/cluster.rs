@@ -28,15 +28,90 @@ impl ConditionStatus {
     }
 }
 
-/// A `status.conditions[]` entry (Node or Pod).
+/// A `status.conditions[]` entry (Node or Pod). Kept compact: a cluster holds five per pod.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
-    pub kind: String,
+    /// `type`: the well-known types are static strings, others are kept as read.
+    pub kind: std::borrow::Cow<'static, str>,
     pub status: ConditionStatus,
-    pub reason: Option<String>,
-    pub message: Option<String>,
-    /// lastTransitionTime (RFC 3339, validated).
-    pub since: Option<String>,
+    pub reason: Option<Box<str>>,
+    pub message: Option<Box<str>>,
+    /// lastTransitionTime, Unix seconds (shown in RFC 3339 UTC).
+    pub since: Option<i64>,
+}
+
+/// The condition types Kubernetes sets on Pods and Nodes, shared instead of copied per object.
+const CONDITION_TYPES: &[&str] = &[
+    "Ready",
+    "ContainersReady",
+    "Initialized",
+    "PodScheduled",
+    "PodReadyToStartContainers",
+    "DisruptionTarget",
+    "MemoryPressure",
+    "DiskPressure",
+    "PIDPressure",
+    "NetworkUnavailable",
+];
+
+impl Condition {
+    /// The `type` as kept: a static string for the well-known types.
+    pub fn kind_of(t: &str) -> std::borrow::Cow<'static, str> {
+        match CONDITION_TYPES.iter().find(|k| **k == t) {
+            Some(k) => std::borrow::Cow::Borrowed(k),
+            None => std::borrow::Cow::Owned(t.to_string()),
+        }
+    }
+}
+
+/// Labels (or any string map of an object), sorted by key in one allocation: a `BTreeMap`
+/// costs a 500-byte node even for four labels, and a cluster holds 150,000 pods.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Labels(Box<[(Box<str>, Box<str>)]>);
+
+impl Labels {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.binary_search_by(|(k, _)| (**k).cmp(key)).ok().map(|i: usize| &*self.0[i].1)
+    }
+    /// Entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Labels {
+    /// A later duplicate key wins, as in a map.
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(it: I) -> Labels {
+        let map: BTreeMap<String, String> = it.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        Labels(map.into_iter().map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str())).collect())
+    }
+}
+
+impl From<BTreeMap<String, String>> for Labels {
+    fn from(m: BTreeMap<String, String>) -> Labels {
+        Labels(m.into_iter().map(|(k, v)| (k.into_boxed_str(), v.into_boxed_str())).collect())
+    }
+}
+
+impl<K: Into<String>, V: Into<String>, const N: usize> From<[(K, V); N]> for Labels {
+    fn from(a: [(K, V); N]) -> Labels {
+        a.into_iter().collect()
+    }
+}
+
+impl<'a> IntoIterator for &'a Labels {
+    type Item = (&'a str, &'a str);
+    type IntoIter = std::iter::Map<std::slice::Iter<'a, (Box<str>, Box<str>)>, fn(&'a (Box<str>, Box<str>)) -> (&'a str, &'a str)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
 }
 
 /// A `status.addresses[]` entry of a Node. InternalIP and ExternalIP are addresses; Hostname is a name.
@@ -75,7 +150,7 @@ pub struct Node {
     pub addresses: Vec<NodeAddress>,
     pub pod_cidrs: Vec<IpNet>,
     pub conditions: Vec<Condition>,
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     pub taints: Vec<Taint>,
     /// `spec.unschedulable` (cordoned).
     pub unschedulable: bool,
@@ -196,7 +271,7 @@ pub struct Pod {
     pub reason: Option<String>,
     pub ips: Vec<IpAddr>,
     pub host_network: bool,
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// The controller owner (else the first owner).
     pub owner: Option<Owner>,
     /// A static pod's mirror (`kubernetes.io/config.source: file` or owned by a Node).
@@ -334,7 +409,7 @@ pub struct Deployment {
     pub updated_replicas: u32,
     /// spec.selector.matchLabels.
     pub selector: BTreeMap<String, String>,
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
 }
 
 /// `kubectl get cs`.

@@ -163,7 +163,7 @@ fn evidence_of_handle(d: &Dynamic) -> Option<serde_json::Value> {
     }
     let s = |v: String| Value::String(v);
     fn cond(c: &crate::model::Condition) -> Value {
-        json!({"type": c.kind, "status": c.status.as_str(), "reason": c.reason, "message": c.message, "since": c.since})
+        json!({"type": c.kind, "status": c.status.as_str(), "reason": c.reason, "message": c.message, "since": c.since.map(crate::time::format_rfc3339)})
     }
     render! {
         HostRef => |h: &HostRef| s(h.name().to_string()),

@@ -467,18 +467,20 @@ fn register_node(r: &mut Reg) {
 fn register_condition<P: Part<T = Condition>>(r: &mut Reg, doc: bool) {
     r.engine.register_type_with_name::<Item<P>>("Condition");
     if doc {
-        r.get("Condition", "type", "c.type -> string", "Ready, DiskPressure, PodScheduled, ...", |c: &Item<P>| c.get().kind.clone())
+        r.get("Condition", "type", "c.type -> string", "Ready, DiskPressure, PodScheduled, ...", |c: &Item<P>| c.get().kind.to_string())
             .get("Condition", "status", "c.status -> string", "True, False or Unknown.", |c: &Item<P>| c.get().status.as_str().to_string())
             .get("Condition", "reason", "c.reason -> string | ()", "Machine-readable reason.", |c: &Item<P>| opt_str(c.get().reason.as_ref()))
             .get("Condition", "message", "c.message -> string | ()", "Human-readable message.", |c: &Item<P>| opt_str(c.get().message.as_ref()))
-            .get("Condition", "since", "c.since -> string | ()", "lastTransitionTime (RFC 3339).", |c: &Item<P>| opt_str(c.get().since.as_ref()));
+            .get("Condition", "since", "c.since -> string | ()", "lastTransitionTime (RFC 3339).", |c: &Item<P>| {
+                opt_str(c.get().since.map(crate::time::format_rfc3339))
+            });
     } else {
         let n = r.docs.len();
-        r.get("Condition", "type", "", "", |c: &Item<P>| c.get().kind.clone())
+        r.get("Condition", "type", "", "", |c: &Item<P>| c.get().kind.to_string())
             .get("Condition", "status", "", "", |c: &Item<P>| c.get().status.as_str().to_string())
             .get("Condition", "reason", "", "", |c: &Item<P>| opt_str(c.get().reason.as_ref()))
             .get("Condition", "message", "", "", |c: &Item<P>| opt_str(c.get().message.as_ref()))
-            .get("Condition", "since", "", "", |c: &Item<P>| opt_str(c.get().since.as_ref()));
+            .get("Condition", "since", "", "", |c: &Item<P>| opt_str(c.get().since.map(crate::time::format_rfc3339)));
         r.docs.truncate(n);
     }
     r.engine.register_fn("to_string", |c: &mut Item<P>| format!("{}={}", c.get().kind, c.get().status.as_str()));

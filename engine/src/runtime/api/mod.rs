@@ -354,8 +354,8 @@ pub fn related_map(kind: &str, namespace: Option<&str>, name: &str) -> Map {
     map_of([("kind", kind.into()), ("namespace", opt_str(namespace)), ("name", name.into())])
 }
 
-pub(crate) fn string_map(m: &std::collections::BTreeMap<String, String>) -> Map {
-    m.iter().map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone()))).collect()
+pub(crate) fn string_map<'a, K: AsRef<str> + 'a, V: AsRef<str> + 'a>(m: impl IntoIterator<Item = (K, V)>) -> Map {
+    m.into_iter().map(|(k, v)| (k.as_ref().into(), Dynamic::from(v.as_ref().to_string()))).collect()
 }
 
 pub(crate) type R<T> = Result<T, Box<rhai::EvalAltResult>>;
