@@ -201,3 +201,14 @@ fn example_custom_rules_check_and_pass_their_tests() {
     assert_eq!(t.status.code(), Some(0), "{s}");
     assert!(s.ends_with(" passed, 0 failed\n") && !s.starts_with("0 passed"), "{s}");
 }
+
+#[test]
+fn api_fact_accessors() {
+    // One Rhai-level test per accessor an author asked for: IPPool modes, flannel DirectRouting
+    // (etcd and ConfigMap), Node taints and unschedulable, Deployment replicas, a port's container.
+    let o = netdoctor(&["rules", "test", "tests/api-facts/facts.yaml", "--coverage"]);
+    let s = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(s.contains("coverage: every rule under test has a test (5 rules)"), "{s}");
+    assert!(s.ends_with("9 passed, 0 failed\n"), "{s}");
+}
