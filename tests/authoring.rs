@@ -195,9 +195,53 @@ fn explain_shows_reads_and_verdict_per_subject() {
 #[test]
 fn example_custom_rules_check_and_pass_their_tests() {
     let c = netdoctor(&["rules", "check", "examples/rules"]);
-    assert_eq!(out(&c), "4 rules OK, 0 errors\n");
+    assert_eq!(out(&c), "7 rules OK, 0 errors\n");
     let t = netdoctor(&["rules", "test", "examples/rules/tests"]);
     let s = out(&t);
     assert_eq!(t.status.code(), Some(0), "{s}");
     assert!(s.ends_with(" passed, 0 failed\n") && !s.starts_with("0 passed"), "{s}");
+}
+
+#[test]
+fn api_fact_accessors() {
+    // One Rhai-level test per accessor an author asked for: IPPool modes, flannel DirectRouting
+    // (etcd and ConfigMap), Node taints and unschedulable, Deployment replicas, a port's container.
+    let o = netdoctor(&["rules", "test", "tests/api-facts/facts.yaml", "--coverage"]);
+    let s = out(&o);
+    assert_eq!(o.status.code(), Some(0), "{s}");
+    assert!(s.contains("coverage: every rule under test has a test (5 rules)"), "{s}");
+    assert!(s.ends_with("9 passed, 0 failed\n"), "{s}");
+}
+
+/// The four rules the newcomer of issue 8 wrote, against the API as documented.
+const NEWCOMER_RULES: [&str; 4] = ["running-pod-on-notready-node", "service-target-port-not-exposed", "pod-route-bypasses-overlay", "coredns-single-node"];
+
+#[test]
+fn newcomer_rules_pass_their_tests_and_are_quiet_on_healthy_captures() {
+    let t = netdoctor(&["rules", "test", "examples/rules/tests", "--coverage"]);
+    let s = out(&t);
+    assert_eq!(t.status.code(), Some(0), "{s}");
+    assert!(s.contains("coverage: every rule under test has a test (7 rules)"), "{s}");
+    for id in NEWCOMER_RULES {
+        let ok = s.lines().filter(|l| l.starts_with(&format!("ok    examples/rules/tests/{id}.yaml: "))).count();
+        assert!(ok >= 2, "{id}: a firing and a healthy case at least ({ok} tests):\n{s}");
+    }
+    let mut healthy: Vec<_> = std::fs::read_dir(root().join("examples/captures"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("healthy-"))
+        .collect();
+    healthy.sort();
+    assert!(healthy.len() >= 4, "{healthy:?}");
+    for h in &healthy {
+        let capture = format!("examples/captures/{h}");
+        let o = netdoctor(&["eval", "--capture", &capture, "--rules", "examples/rules", "--format", "json", "--min-severity", "info"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{h}: {e}: {}", out(&o)));
+        let mine: Vec<&serde_json::Value> =
+            v["findings"].as_array().unwrap().iter().filter(|f| NEWCOMER_RULES.contains(&f["rule"].as_str().unwrap())).collect();
+        assert!(mine.is_empty(), "{h}: {mine:#?}");
+        let errors: Vec<&serde_json::Value> =
+            v["errors"].as_array().unwrap().iter().filter(|e| e["source"].as_str().unwrap_or("").contains("examples/rules")).collect();
+        assert!(errors.is_empty(), "{h}: {errors:#?}");
+    }
 }

@@ -290,6 +290,12 @@ pub fn infer_params(meta: &mut RuleMeta, ast: &AST) {
 /// call's default, else the declared default. A rule that declares params may
 /// read only those.
 pub fn param(c: &Ctx, name: &str, default: Option<Dynamic>) -> Result<Dynamic, Box<EvalAltResult>> {
+    let v = param_value(c, name, default)?;
+    let from = if c.params.contains_key(name) { "config" } else { "default" };
+    Ok(super::api::traced(|| "Cluster/cluster".to_string(), || format!("param({name:?}) [{from}]"), v))
+}
+
+fn param_value(c: &Ctx, name: &str, default: Option<Dynamic>) -> Result<Dynamic, Box<EvalAltResult>> {
     let declared = c.rule.params.get(name).filter(|_| c.rule.params_declared);
     let undeclared = if c.rule.params_declared { declared.is_none() } else { default.is_none() };
     if undeclared {

@@ -132,6 +132,9 @@ pub fn to_json(d: &Dynamic) -> serde_json::Value {
     if let Some(l) = d.clone().try_cast::<crate::route::Lookup>() {
         return serde_json::to_value(&l).unwrap_or(Value::Null);
     }
+    if let Some(h) = d.clone().try_cast::<super::api::host::HostLookup>() {
+        return serde_json::to_value(&h.l).unwrap_or(Value::Null);
+    }
     evidence_of_handle(d).map(sorted_keys).unwrap_or_else(|| Value::String(d.to_string()))
 }
 

@@ -315,24 +315,34 @@ fn register_graph(r: &mut Reg) {
         );
 
     r.engine
-        .register_fn("host", |c: &mut Ctx, name: &str| opt(c.g.host_index(name).map(|t| HostRef { g: c.g.clone(), t })))
-        .register_fn("node", |c: &mut Ctx, name: &str| opt(c.g.node_index(name).map(|i| NodeRef { g: c.g.clone(), i })))
-        .register_fn("deployment", |c: &mut Ctx, ns: &str, name: &str| opt(c.g.deployment_index(ns, name).map(|i| Item::<Deployments>::at(&c.g, 0, i))))
-        .register_fn("service", |c: &mut Ctx, ns: &str, name: &str| opt(c.g.service_index(ns, name).map(|i| ServiceRef { g: c.g.clone(), i })))
+        .register_fn("host", |c: &mut Ctx, name: &str| {
+            traced(cluster_label, || format!("host({name:?})"), opt(c.g.host_index(name).map(|t| HostRef { g: c.g.clone(), t })))
+        })
+        .register_fn("node", |c: &mut Ctx, name: &str| {
+            traced(cluster_label, || format!("node({name:?})"), opt(c.g.node_index(name).map(|i| NodeRef { g: c.g.clone(), i })))
+        })
+        .register_fn("deployment", |c: &mut Ctx, ns: &str, name: &str| {
+            let d = opt(c.g.deployment_index(ns, name).map(|i| Item::<Deployments>::at(&c.g, 0, i)));
+            traced(cluster_label, || format!("deployment({ns:?}, {name:?})"), d)
+        })
+        .register_fn("service", |c: &mut Ctx, ns: &str, name: &str| {
+            let s = opt(c.g.service_index(ns, name).map(|i| ServiceRef { g: c.g.clone(), i }));
+            traced(cluster_label, || format!("service({ns:?}, {name:?})"), s)
+        })
         .register_fn("service_by_ip", |c: &mut Ctx, ip: &str| -> R<Dynamic> {
-            let ip = parse_ip_arg(ip)?;
-            Ok(opt(c.g.service_by_ip(ip).map(|i| ServiceRef { g: c.g.clone(), i })))
+            let a = parse_ip_arg(ip)?;
+            Ok(traced(cluster_label, || format!("service_by_ip({ip:?})"), opt(c.g.service_by_ip(a).map(|i| ServiceRef { g: c.g.clone(), i }))))
         })
         .register_fn("pod_by_ip", |c: &mut Ctx, ip: &str| -> R<Dynamic> {
-            let ip = parse_ip_arg(ip)?;
-            Ok(opt(c.g.pod_by_ip(ip).map(|i| PodRef { g: c.g.clone(), i })))
+            let a = parse_ip_arg(ip)?;
+            Ok(traced(cluster_label, || format!("pod_by_ip({ip:?})"), opt(c.g.pod_by_ip(a).map(|i| PodRef { g: c.g.clone(), i }))))
         })
         .register_fn("lease", |c: &mut Ctx, subnet: &str| -> R<Dynamic> {
             let n = parse_net_arg(subnet)?;
-            Ok(opt(c.g.lease_by_subnet(&n).map(|i| LeaseRef { g: c.g.clone(), i })))
+            Ok(traced(cluster_label, || format!("lease({subnet:?})"), opt(c.g.lease_by_subnet(&n).map(|i| LeaseRef { g: c.g.clone(), i }))))
         })
-        .register_fn("pods_on", |c: &mut Ctx, node: &str| pods_of(&c.g, c.g.pods_on(node)))
-        .register_fn("pods_in", |c: &mut Ctx, ns: &str| pods_of(&c.g, c.g.pods_in(ns)))
+        .register_fn("pods_on", |c: &mut Ctx, node: &str| traced(cluster_label, || format!("pods_on({node:?})"), pods_of(&c.g, c.g.pods_on(node))))
+        .register_fn("pods_in", |c: &mut Ctx, ns: &str| traced(cluster_label, || format!("pods_in({ns:?})"), pods_of(&c.g, c.g.pods_in(ns))))
         .register_fn("pods_with_label", |c: &mut Ctx, k: &str, v: &str| {
             let out = pods_of(&c.g, c.g.pods_with_label(k, v));
             traced(cluster_label, || format!("pods_with_label({k:?}, {v:?})"), out)
@@ -358,15 +368,16 @@ fn register_graph(r: &mut Reg) {
         })
         .register_fn("missing", |c: &mut Ctx, kind: &str| -> R<String> {
             let k = kind_arg(kind, Scope::Cluster)?;
-            Ok(c.g.unavailable(k).unwrap_or("").to_string())
+            Ok(traced(cluster_label, || format!("missing({kind:?})"), c.g.unavailable(k).unwrap_or("").to_string()))
         })
         .register_fn("source", |c: &mut Ctx, kind: &str| -> R<Dynamic> {
             let k = kind_arg(kind, Scope::Cluster)?;
             let s = c.g.sources(k);
-            Ok(if s.is_empty() { Dynamic::UNIT } else { s.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ").into() })
+            let v = if s.is_empty() { Dynamic::UNIT } else { s.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ").into() };
+            Ok(traced(cluster_label, || format!("source({kind:?})"), v))
         })
         .register_fn("pod_networks", |c: &mut Ctx| traced(cluster_label, || "pod_networks()".into(), cidr_list(c.g.pod_networks(), "source")))
-        .register_fn("pod_network_count", |c: &mut Ctx| c.g.pod_networks().len() as i64)
+        .register_fn("pod_network_count", |c: &mut Ctx| traced(cluster_label, || "pod_network_count()".into(), c.g.pod_networks().len() as i64))
         .register_fn("pod_networks_overlapping", |c: &mut Ctx, cidr: &str| -> R<Array> {
             let q = parse_net_arg(cidr)?;
             let hits: Vec<(ipnet::IpNet, String)> = c.g.pod_network_set().overlapping(&q).into_iter().cloned().collect();
@@ -378,8 +389,8 @@ fn register_graph(r: &mut Reg) {
             traced(cluster_label, || format!("collector({name:?})"), d)
         })
         .register_fn("cluster_subject", |_: &mut Ctx| subject_map("Cluster", None, "cluster", None))
-        .register_fn("since", |c: &mut Ctx, ts: &str| opt(since(&c.g, ts)))
-        .register_fn("since", |_: &mut Ctx, _: ()| Dynamic::UNIT)
+        .register_fn("since", |c: &mut Ctx, ts: &str| traced(cluster_label, || format!("since({ts:?})"), opt(since(&c.g, ts))))
+        .register_fn("since", |_: &mut Ctx, _: ()| traced(cluster_label, || "since(())".into(), Dynamic::UNIT))
         .register_fn("finding", |c: &mut Ctx, f: Map| c.emit(f))
         .register_fn("skip", |c: &mut Ctx, subject: Map, reason: &str| c.skip(subject, reason))
         .register_fn("param", |c: &mut Ctx, name: &str, default: Dynamic| c.param(name, default));
@@ -434,7 +445,9 @@ fn register_node(r: &mut Reg) {
             opt_str(n.n().flannel.as_ref().and_then(|f| f.vtep_mac))
         });
     r.engine
-        .register_fn("condition", |n: &mut NodeRef, kind: &str| first::<NodeConditions>(&n.g, n.i, |c| c.kind == kind))
+        .register_fn("condition", |n: &mut NodeRef, kind: &str| {
+            traced(|| n.label(), || format!("condition({kind:?})"), first::<NodeConditions>(&n.g, n.i, |c| c.kind == kind))
+        })
         .register_fn("label", |n: &mut NodeRef, key: &str| traced(|| n.label(), || format!("label({key:?})"), opt_str(n.n().labels.get(key))))
         .register_fn("subject", |n: &mut NodeRef| subject_map("Node", None, &n.n().name, Some(&n.n().name)))
         .register_fn("to_string", |n: &mut NodeRef| n.n().name.clone())
@@ -528,7 +541,9 @@ fn register_pod(r: &mut Reg) {
         .get("Pod", "health", "p.health -> PodHealth", "The pod as `kubectl get pods` shows it.", |p: &PodRef| Item::<PodHealths>::at(&p.g, p.i, 0));
     r.engine
         .register_fn("label", |p: &mut PodRef, key: &str| traced(|| p.label(), || format!("label({key:?})"), opt_str(p.p().labels.get(key))))
-        .register_fn("condition", |p: &mut PodRef, kind: &str| first::<PodConditions>(&p.g, p.i, |c| c.kind == kind))
+        .register_fn("condition", |p: &mut PodRef, kind: &str| {
+            traced(|| p.label(), || format!("condition({kind:?})"), first::<PodConditions>(&p.g, p.i, |c| c.kind == kind))
+        })
         .register_fn("subject", |p: &mut PodRef| {
             let p = p.p();
             subject_map("Pod", Some(&p.namespace), &p.name, p.node.as_deref())

@@ -10,6 +10,22 @@ use crate::kind::FactKind;
 use crate::model::*;
 use crate::route::Lookup;
 
+/// A route lookup's answer with the host that asked, so that reading it is recorded under
+/// that host for `--explain`.
+#[derive(Clone)]
+pub struct HostLookup {
+    /// The asking host's subject label (`Node/<name>`).
+    pub host: String,
+    /// The answer.
+    pub l: Lookup,
+}
+
+impl Traced for HostLookup {
+    fn label(&self) -> String {
+        self.host.clone()
+    }
+}
+
 pub struct Routes;
 impl Part for Routes {
     type T = Route;
@@ -114,15 +130,16 @@ pub fn register(r: &mut Reg) {
         .register_fn("has", |h: &mut HostRef, kind: &str| host_has(h, kind))
         .register_fn("missing", |h: &mut HostRef, kind: &str| -> R<String> {
             let k = host_kind_arg(kind)?;
-            Ok(h.g.host_unavailable(h.t, k).unwrap_or_default())
+            Ok(traced(|| h.label(), || format!("missing({kind:?})"), h.g.host_unavailable(h.t, k).unwrap_or_default()))
         })
         .register_fn("source", |h: &mut HostRef, kind: &str| -> R<Dynamic> {
             let k = host_kind_arg(kind)?;
-            Ok(opt_str(h.facts().and_then(|f| f.state(k)).and_then(|s| s.source)))
+            Ok(traced(|| h.label(), || format!("source({kind:?})"), opt_str(h.facts().and_then(|f| f.state(k)).and_then(|s| s.source))))
         })
         .register_fn("stale", |h: &mut HostRef, kind: &str| -> R<Dynamic> {
             let k = host_kind_arg(kind)?;
-            Ok(opt(h.facts().and_then(|f| f.state(k)).and_then(|s| s.source).and_then(|s| h.g.stale(s))))
+            let v = opt(h.facts().and_then(|f| f.state(k)).and_then(|s| s.source).and_then(|s| h.g.stale(s)));
+            Ok(traced(|| h.label(), || format!("stale({kind:?})"), v))
         })
         .register_fn("addrs_of", |h: &mut HostRef, dev: &str| {
             let out = Item::<Addrs>::filtered(&h.g, h.t, |a| a.dev == dev);
@@ -158,7 +175,7 @@ pub fn register(r: &mut Reg) {
             let ip = parse_ip_arg(ip)?;
             let l = h.g.route_get(h.t, ip);
             trace(|| h.label(), || format!("route_get({ip}) → {}", l.as_ref().map_or("routes not collected".to_string(), |l| l.reason.clone())));
-            Ok(opt(l))
+            Ok(opt(l.map(|l| HostLookup { host: h.label(), l })))
         })
         .register_fn("unroutable", |h: &mut HostRef, ips: Array| -> R<Dynamic> {
             let mut failed = Array::new();
@@ -168,7 +185,7 @@ pub fn register(r: &mut Reg) {
                 let ip = parse_ip_arg(&text)?;
                 match h.g.routable(h.t, ip) {
                     None => return Ok(Dynamic::UNIT),
-                    Some(false) => failed.extend(h.g.route_get(h.t, ip).map(Dynamic::from)),
+                    Some(false) => failed.extend(h.g.route_get(h.t, ip).map(|l| Dynamic::from(HostLookup { host: h.label(), l }))),
                     Some(true) => {}
                 }
             }
@@ -206,7 +223,9 @@ pub fn register(r: &mut Reg) {
             let out: Array = h.g.cluster_network_routes(h.t).into_iter().map(|i| Dynamic::from(Item::<Routes>::at(&h.g, h.t, i))).collect();
             traced(|| h.label(), || "cluster_network_routes()".into(), out)
         })
-        .register_fn("is_cni_interface", |h: &mut HostRef, name: &str| h.g.is_cni_interface(name))
+        .register_fn("is_cni_interface", |h: &mut HostRef, name: &str| {
+            traced(|| h.label(), || format!("is_cni_interface({name:?})"), h.g.is_cni_interface(name))
+        })
         .register_fn("to_string", |h: &mut HostRef| h.name().to_string())
         .register_fn("to_debug", |h: &mut HostRef| format!("Host({})", h.name()));
     r.doc("Host", "subject", "h.subject() -> #{kind, namespace, name, node}", "The Node subject of this host.", "g.finding(#{ subject: h.subject(), ... });")
@@ -331,27 +350,18 @@ pub fn register(r: &mut Reg) {
         format!("{} dev {}{}", e.mac, e.dev, e.dst.map(|d| format!(" dst {d}")).unwrap_or_default())
     });
 
-    r.engine
-        .register_type_with_name::<Lookup>("Lookup")
-        .register_get("dst", |l: &mut Lookup| l.dst.to_string())
-        .register_get("routable", |l: &mut Lookup| l.routable)
-        .register_get("route", |l: &mut Lookup| opt_str(l.route.as_ref()))
-        .register_get("type", |l: &mut Lookup| l.kind.clone())
-        .register_get("table", |l: &mut Lookup| opt_str(l.table.as_ref()))
-        .register_get("dev", |l: &mut Lookup| opt_str(l.dev.as_ref()))
-        .register_get("gateway", |l: &mut Lookup| opt_str(l.gateway))
-        .register_get("reason", |l: &mut Lookup| l.reason.clone())
-        .register_get("tables", |l: &mut Lookup| strings(&l.tables))
-        .register_fn("to_string", |l: &mut Lookup| l.reason.clone())
-        .register_fn("to_debug", |l: &mut Lookup| format!("Lookup({})", l.reason));
-    r.doc("Lookup", "dst", "l.dst -> string", "The destination looked up.", "l.dst")
-        .doc("Lookup", "routable", "l.routable -> bool", "Whether the packet would be sent or delivered locally.", "l.routable")
-        .doc("Lookup", "route", "l.route -> string | ()", "The deciding route as `ip route` prints it.", "l.route")
-        .doc("Lookup", "type", "l.type -> string", "The deciding route type, or the rule action; `none` when nothing matched.", "l.type")
-        .doc("Lookup", "table", "l.table -> string | ()", "The table of the deciding route.", "l.table")
-        .doc("Lookup", "dev", "l.dev -> string | ()", "Output device.", "l.dev")
-        .doc("Lookup", "gateway", "l.gateway -> string | ()", "Gateway.", "l.gateway")
-        .doc("Lookup", "reason", "l.reason -> string", "One-line explanation.", "l.reason")
-        .doc("Lookup", "tables", "l.tables -> [string]", "Tables consulted, in order.", "l.tables");
+    r.engine.register_type_with_name::<HostLookup>("Lookup");
+    r.get("Lookup", "dst", "l.dst -> string", "The destination looked up.", |x: &HostLookup| x.l.dst.to_string())
+        .get("Lookup", "routable", "l.routable -> bool", "Whether the packet would be sent or delivered locally.", |x: &HostLookup| x.l.routable)
+        .get("Lookup", "route", "l.route -> string | ()", "The deciding route as `ip route` prints it.", |x: &HostLookup| opt_str(x.l.route.as_ref()))
+        .get("Lookup", "type", "l.type -> string", "The deciding route type, or the rule action; `none` when nothing matched.", |x: &HostLookup| {
+            x.l.kind.clone()
+        })
+        .get("Lookup", "table", "l.table -> string | ()", "The table of the deciding route.", |x: &HostLookup| opt_str(x.l.table.as_ref()))
+        .get("Lookup", "dev", "l.dev -> string | ()", "Output device.", |x: &HostLookup| opt_str(x.l.dev.as_ref()))
+        .get("Lookup", "gateway", "l.gateway -> string | ()", "Gateway.", |x: &HostLookup| opt_str(x.l.gateway))
+        .get("Lookup", "reason", "l.reason -> string", "One-line explanation.", |x: &HostLookup| x.l.reason.clone())
+        .get("Lookup", "tables", "l.tables -> [string]", "Tables consulted, in order.", |x: &HostLookup| strings(&x.l.tables));
+    r.engine.register_fn("to_string", |x: &mut HostLookup| x.l.reason.clone()).register_fn("to_debug", |x: &mut HostLookup| format!("Lookup({})", x.l.reason));
     let _ = FactKind::Links;
 }
