@@ -158,7 +158,7 @@ impl LiveArgs {
 
 /// What one live run collected.
 pub struct Collected {
-    /// Every collector's facts merged, with the live locator and one note per source.
+    /// Every collector's facts merged, with the live locator.
     pub facts: FactSet,
     pub statuses: Vec<CollectorStatus>,
     /// One line per collector for people: collected in how long, skipped and why, failed.
@@ -169,56 +169,56 @@ fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
+/// One collection: the collector's name, its outcome, how long it took.
+pub type Timed = (String, Result<Collection, netdoctor_engine::Error>, Duration);
+
+/// Runs one collection within [`COLLECT_TIMEOUT`]; running past it is a failure.
+pub async fn timed(name: String, f: impl std::future::Future<Output = Result<Collection, netdoctor_engine::Error>>) -> Timed {
+    let started = Instant::now();
+    let outcome = match tokio::time::timeout(COLLECT_TIMEOUT, f).await {
+        Ok(o) => o,
+        Err(_) => Err(netdoctor_engine::Error::Collect { collector: name.clone(), message: format!("no answer within {}s", COLLECT_TIMEOUT.as_secs()) }),
+    };
+    (name, outcome, started.elapsed())
+}
+
+/// Remembers, for skip reasons, why each collector that had no data had none.
+pub fn note_no_data(locator: &mut LiveLocator, outcomes: &[Timed]) {
+    for (name, outcome, _) in outcomes {
+        if let Ok(Collection::NoData(why)) = outcome {
+            locator.no_data.insert(name.clone(), why.clone());
+        }
+    }
+}
+
 /// Runs every collector of the plan once, concurrently, each within [`COLLECT_TIMEOUT`].
 /// With `capture`, the cluster collectors also write what they read there (the objects as
 /// the API returned them).
 pub fn collect_once(plan: Plan, capture: Option<&std::path::Path>) -> anyhow::Result<Collected> {
-    type Outcome = (String, Result<Collection, netdoctor_engine::Error>, Duration);
-    async fn timed(name: String, f: impl std::future::Future<Output = Result<Collection, netdoctor_engine::Error>>) -> Outcome {
-        let started = Instant::now();
-        let outcome = match tokio::time::timeout(COLLECT_TIMEOUT, f).await {
-            Ok(o) => o,
-            Err(_) => Err(netdoctor_engine::Error::Collect { collector: name.clone(), message: format!("no answer within {}s", COLLECT_TIMEOUT.as_secs()) }),
-        };
-        (name, outcome, started.elapsed())
-    }
+    use futures::future::{FutureExt, LocalBoxFuture};
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let Plan { k8s, etcd, hosts, mut locator } = plan;
-    let outcomes: Vec<Outcome> = rt.block_on(async {
-        let cluster = async {
-            let mut out = Vec::new();
-            let k8s_run = async {
-                match (&k8s, capture) {
-                    (Some(c), Some(dir)) => Some(timed(c.name(), c.capture(dir)).await),
-                    (Some(c), None) => Some(timed(c.name(), c.collect()).await),
-                    (None, _) => None,
-                }
-            };
-            let etcd_run = async {
-                match (&etcd, capture) {
-                    (Some(c), Some(dir)) => Some(timed(c.name(), c.capture(dir)).await),
-                    (Some(c), None) => Some(timed(c.name(), c.collect()).await),
-                    (None, _) => None,
-                }
-            };
-            let (a, b) = futures::join!(k8s_run, etcd_run);
-            out.extend(a);
-            out.extend(b);
-            out
-        };
-        let host_runs = futures::future::join_all(hosts.iter().map(|c| timed(c.name(), c.collect())));
-        let (mut c, h) = futures::join!(cluster, host_runs);
-        c.extend(h);
-        c
-    });
+    let mut runs: Vec<LocalBoxFuture<'_, Timed>> = Vec::new();
+    if let Some(c) = &k8s {
+        runs.push(match capture {
+            Some(dir) => timed(c.name(), c.capture(dir)).boxed_local(),
+            None => timed(c.name(), c.collect()).boxed_local(),
+        });
+    }
+    if let Some(c) = &etcd {
+        runs.push(match capture {
+            Some(dir) => timed(c.name(), c.capture(dir)).boxed_local(),
+            None => timed(c.name(), c.collect()).boxed_local(),
+        });
+    }
+    runs.extend(hosts.iter().map(|c| timed(c.name(), c.collect()).boxed_local()));
+    let outcomes = rt.block_on(futures::future::join_all(runs));
     rt.shutdown_timeout(Duration::from_millis(100));
     let mut store = FactStore::new();
     let mut lines = Vec::new();
     let now = unix_now();
+    note_no_data(&mut locator, &outcomes);
     for (name, outcome, took) in outcomes {
-        if let Ok(Collection::NoData(why)) = &outcome {
-            locator.no_data.insert(name.clone(), why.clone());
-        }
         lines.push(describe(&name, &outcome, took));
         record(&mut store, &name, outcome, now, took.as_secs_f64(), None);
     }

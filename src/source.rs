@@ -106,24 +106,9 @@ impl Drop for Running {
     }
 }
 
-type Timed = (String, Result<Collection, netdoctor_engine::Error>, Duration);
-
-/// One collection of `c` within the live timeout: its name, outcome and duration.
-async fn collect_timed(c: &dyn netdoctor_engine::collector::Collector) -> Timed {
-    let started = Instant::now();
-    let name = c.name();
-    let outcome = match tokio::time::timeout(crate::live::COLLECT_TIMEOUT, c.collect()).await {
-        Ok(o) => o,
-        Err(_) => {
-            Err(netdoctor_engine::Error::Collect { collector: name.clone(), message: format!("no answer within {}s", crate::live::COLLECT_TIMEOUT.as_secs()) })
-        }
-    };
-    (name, outcome, started.elapsed())
-}
-
 /// Records one collection into the store, its facts marked with the live locator; returns the
 /// line for people.
-fn record_live((name, outcome, took): Timed, locator: &Arc<netdoctor_collectors::live::LiveLocator>, facts: &Facts) -> String {
+fn record_live((name, outcome, took): crate::live::Timed, locator: &Arc<netdoctor_collectors::live::LiveLocator>, facts: &Facts) -> String {
     let outcome = outcome.map(|o| match o {
         Collection::Facts(mut set) => {
             set.locator = Some(locator.clone());
@@ -163,12 +148,8 @@ impl FactSource for Live {
         // The first round, before the first evaluation, also decides which cluster sources had
         // no data and why: the locator says so in skip reasons.
         let all: Vec<_> = cluster.iter().chain(hosts.iter()).cloned().collect();
-        let first = tokio::task::block_in_place(|| handle.block_on(futures::future::join_all(all.iter().map(|c| collect_timed(c.as_ref())))));
-        for (name, outcome, _) in &first {
-            if let Ok(Collection::NoData(why)) = outcome {
-                locator.no_data.insert(name.clone(), why.clone());
-            }
-        }
+        let first = tokio::task::block_in_place(|| handle.block_on(futures::future::join_all(all.iter().map(|c| crate::live::timed(c.name(), c.collect())))));
+        crate::live::note_no_data(&mut locator, &first);
         let locator = Arc::new(locator);
         for one in first {
             eprintln!("netdoctor serve: {}", record_live(one, &locator, &facts));
@@ -182,7 +163,7 @@ impl FactSource for Live {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     while changed_rx.try_recv().is_ok() {}
                     for c in &cluster {
-                        record_live(collect_timed(c.as_ref()).await, &locator, &facts);
+                        record_live(crate::live::timed(c.name(), c.collect()).await, &locator, &facts);
                     }
                 }
             }));
@@ -192,7 +173,7 @@ impl FactSource for Live {
             tasks.push(tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(interval).await;
-                    let line = record_live(collect_timed(c.as_ref()).await, &locator, &facts);
+                    let line = record_live(crate::live::timed(c.name(), c.collect()).await, &locator, &facts);
                     if line.contains(": failed") {
                         eprintln!("netdoctor serve: {line}; keeping its last good facts");
                     }

@@ -5,26 +5,14 @@
 
 mod common;
 
-use common::{netdoctor, root};
+use common::{copy_dir, netdoctor, root};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn copy_of(name: &str) -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            let dest = to.join(e.file_name());
-            if e.file_type().unwrap().is_dir() {
-                copy(&e.path(), &dest);
-            } else {
-                std::fs::copy(e.path(), dest).unwrap();
-            }
-        }
-    }
     let t = tempfile::tempdir().unwrap();
-    copy(&root().join("examples/captures").join(name), t.path());
+    copy_dir(&root().join("examples/captures").join(name), t.path());
     t
 }
 

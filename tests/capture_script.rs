@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{netdoctor, root, Scratch};
+use common::{copy_dir, netdoctor, root, Scratch};
 use netdoctor_testkit::netns::Netns;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -16,19 +16,6 @@ use std::process::Command;
 
 fn script() -> String {
     root().join("scripts/capture.sh").display().to_string()
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dest = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), dest).unwrap();
-        }
-    }
 }
 
 fn findings(capture: &str) -> Value {
@@ -135,15 +122,15 @@ fn redaction_gives_the_same_findings_under_new_names_on_every_example_capture() 
     for e in std::fs::read_dir(root().join("examples/captures")).unwrap() {
         let e = e.unwrap();
         let name = e.file_name().to_string_lossy().to_string();
-        let copy_dir = scratch.dir().join(&name);
-        copy(&e.path(), &copy_dir);
-        let o = Command::new("bash").arg(script()).arg("--redact").arg(&copy_dir).output().unwrap();
+        let copied = scratch.dir().join(&name);
+        copy_dir(&e.path(), &copied);
+        let o = Command::new("bash").arg(script()).arg("--redact").arg(&copied).output().unwrap();
         assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
         let map = Map::read(&scratch.dir().join(format!("{name}.redaction.txt")));
         public_networks += map.nets.len();
         nodes += map.nodes.len();
         let original = findings(e.path().to_str().unwrap());
-        let redacted = findings(copy_dir.to_str().unwrap());
+        let redacted = findings(copied.to_str().unwrap());
         total_findings += original.as_array().unwrap().len();
         let expected = map_strings(&original, &map);
         if let Some((got, want)) = redacted.as_array().unwrap().iter().zip(expected.as_array().unwrap()).find(|(a, b)| a != b) {
@@ -166,12 +153,12 @@ fn redaction_gives_the_same_findings_under_new_names_on_every_example_capture() 
             }
             all
         };
-        let after = text(&copy_dir);
+        let after = text(&copied);
         for from in map.nets.keys() {
             assert!(!after.contains(&format!("\"{from}")) && !after.contains(&format!(" {from}")), "{name}: {from}x.y left in the redacted capture");
         }
         for from in map.nodes.keys() {
-            assert!(!copy_dir.join("nodes").join(from).exists() || map.nodes.values().any(|to| to == from), "{name}: folder {from} renamed");
+            assert!(!copied.join("nodes").join(from).exists() || map.nodes.values().any(|to| to == from), "{name}: folder {from} renamed");
         }
     }
     assert!(nodes > 10, "the examples have node names to redact ({nodes})");

@@ -7,10 +7,9 @@
 mod common;
 
 use serde_json::Value;
-use std::path::Path;
 use std::process::Output;
 
-use common::{netdoctor, root, stdout};
+use common::{copy_dir, netdoctor, root, stdout};
 
 fn json_of(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(o), String::from_utf8_lossy(&o.stderr)))
@@ -40,7 +39,7 @@ struct TempCapture(tempfile::TempDir);
 impl TempCapture {
     fn from(name: &str) -> TempCapture {
         let dst = tempfile::Builder::new().prefix(&format!("netdoctor-cli-{name}-")).tempdir().unwrap();
-        copy(&root().join("examples/captures").join(name), dst.path());
+        copy_dir(&root().join("examples/captures").join(name), dst.path());
         TempCapture(dst)
     }
     fn path(&self) -> &str {
@@ -50,18 +49,6 @@ impl TempCapture {
         let p = self.0.path().join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, text).unwrap();
-    }
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
     }
 }
 

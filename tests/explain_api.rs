@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{netdoctor, root, stdout as out, Scratch};
+use common::{copy_dir, netdoctor, root, stdout as out, Scratch};
 use netdoctor_engine::runtime::api::{all_docs, Doc};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// Functions that build a finding's output rather than read a fact: they are shown by the
 /// finding or skip they produce, not as reads.
@@ -155,19 +154,6 @@ fn shown(text: &str, d: &Doc) -> bool {
             r.starts_with(&format!("{}(", d.name)) && r.contains(") ")
         }
     })
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), t).unwrap();
-        }
-    }
 }
 
 #[test]

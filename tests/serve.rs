@@ -11,9 +11,11 @@
 //! its guard drops, a panic included. A test whose server is not installed
 //! says "skipped" (scripts/setup.sh installs them all).
 
+mod common;
 #[path = "../exporters/tests/support/mod.rs"]
 mod support;
 
+use common::copy_dir;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,19 +36,6 @@ fn root() -> PathBuf {
 
 fn capture(name: &str) -> PathBuf {
     root().join("examples/captures").join(name)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let dst = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), &dst).unwrap();
-        }
-    }
 }
 
 /// Replaces the capture in `dir` by `with` in place (the watched directory stays).

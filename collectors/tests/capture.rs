@@ -15,20 +15,8 @@ fn examples() -> PathBuf {
 
 /// A temporary copy of an example capture.
 fn copy_of(name: &str) -> tempfile::TempDir {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            let dest = to.join(e.file_name());
-            if e.file_type().unwrap().is_dir() {
-                copy(&e.path(), &dest);
-            } else {
-                std::fs::copy(e.path(), dest).unwrap();
-            }
-        }
-    }
     let t = tempfile::tempdir().unwrap();
-    copy(&examples().join(name), t.path());
+    netdoctor_testkit::copy_dir(&examples().join(name), t.path()).unwrap();
     t
 }
 

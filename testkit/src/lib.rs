@@ -197,6 +197,22 @@ pub(crate) fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Copies the directory tree `from` into `to` (created): e.g. an example capture into a
+/// scratch directory a test then edits.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let dest = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &dest)?;
+        } else {
+            std::fs::copy(e.path(), dest)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,3 +43,9 @@ impl Scratch {
         self.dir().join(rel).display().to_string()
     }
 }
+
+/// Copies the directory tree `from` into `to` (created), e.g. an example capture into a
+/// scratch directory a test then edits.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    netdoctor_testkit::copy_dir(from, to).unwrap_or_else(|e| panic!("copying {} to {}: {e}", from.display(), to.display()));
+}

@@ -365,6 +365,37 @@ pub struct FactState<'a> {
 }
 
 impl HostFacts {
+    /// The first host fact whose value or presence differs from `other`'s, with both values;
+    /// `None` when every one is the same. Sources are not compared: the same facts read live
+    /// and from a capture differ only there.
+    pub fn value_difference(&self, other: &HostFacts) -> Option<String> {
+        macro_rules! cmp {
+            ($($f:ident),*) => {$(
+                if self.$f.get() != other.$f.get() || self.$f.is_present() != other.$f.is_present() {
+                    return Some(format!("{}: {:?}\n  vs {:?}", stringify!($f), self.$f.get(), other.$f.get()));
+                }
+            )*};
+        }
+        cmp!(
+            links,
+            addrs,
+            routes,
+            routes6,
+            rules,
+            neighbours,
+            fdb,
+            ipvs,
+            iptables,
+            resolv_conf,
+            kubelet_resolv_conf,
+            kubelet_config,
+            kubelet_args,
+            sysctl,
+            subnet_env
+        );
+        None
+    }
+
     /// The state of one host fact kind; `None` for a cluster kind.
     pub fn state(&self, kind: crate::kind::FactKind) -> Option<FactState<'_>> {
         fn st<T>(f: &Fact<T>) -> FactState<'_> {
